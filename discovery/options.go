@@ -1,0 +1,118 @@
+package discovery
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Mode selects how sessions map to servers.
+type Mode int
+
+const (
+	// ActivePassive: one active server (the latch leader) owns everything;
+	// passives answer 307. This is the default.
+	ActivePassive Mode = iota
+	// MultiActive: every server is active and owns the sessions whose id
+	// divided by SessionIDBlock equals its server id (LIVY-698).
+	MultiActive
+)
+
+// SessionIDBlock is the LIVY-698 session-id block size: session N is owned
+// by server N / SessionIDBlock.
+const SessionIDBlock = 10_000_000
+
+func (m Mode) String() string {
+	switch m {
+	case ActivePassive:
+		return "active-passive"
+	case MultiActive:
+		return "multi-active"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode parses "active-passive" or "multi-active".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "active-passive", "":
+		return ActivePassive, nil
+	case "multi-active":
+		return MultiActive, nil
+	}
+	return 0, fmt.Errorf("discovery: unknown mode %q (want active-passive or multi-active)", s)
+}
+
+// Option configures a Resolver or a Registrar. Options that do not apply to
+// the thing being built are ignored.
+type Option func(*config)
+
+type config struct {
+	root           string
+	sessionTimeout time.Duration
+	log            *slog.Logger
+	dialer         Dialer
+	mode           Mode
+	elect          bool
+	onLeadership   func(bool)
+	closeTimeout   time.Duration
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		root:           DefaultRoot,
+		sessionTimeout: DefaultSessionTimeout,
+		log:            discardLogger(),
+		closeTimeout:   3 * time.Second,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	root, err := CleanPath(c.root)
+	if err != nil {
+		return c, fmt.Errorf("discovery: root: %w", err)
+	}
+	c.root = root
+	if c.sessionTimeout <= 0 {
+		return c, fmt.Errorf("discovery: session timeout must be positive")
+	}
+	if c.log == nil {
+		c.log = discardLogger()
+	}
+	return c, nil
+}
+
+// WithRoot sets the root path of the canonical layout (default "/livy").
+// It is relative to the connect string's chroot, if any.
+func WithRoot(root string) Option { return func(c *config) { c.root = root } }
+
+// WithSessionTimeout sets the ZooKeeper session timeout (default 10s). For a
+// Registrar it bounds how long a crashed server stays registered.
+func WithSessionTimeout(d time.Duration) Option {
+	return func(c *config) { c.sessionTimeout = d }
+}
+
+// WithLogger sets the logger; discovery is silent by default.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithDialer sets the function used to dial ZooKeeper servers (e.g. TLS).
+func WithDialer(d Dialer) Option { return func(c *config) { c.dialer = d } }
+
+// WithMode sets the Resolver's mode (default ActivePassive).
+func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
+
+// WithElection makes a Registrar join the leader latch.
+func WithElection(elect bool) Option { return func(c *config) { c.elect = elect } }
+
+// WithLeadershipHandler registers a function the Registrar calls, from its
+// own goroutine, each time this server gains (true) or loses (false)
+// leadership. It must not block for long.
+func WithLeadershipHandler(f func(isLeader bool)) Option {
+	return func(c *config) { c.onLeadership = f }
+}
+
+// WithCloseTimeout bounds how long Registrar.Close spends deleting its nodes
+// (default 3s).
+func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }

@@ -1,0 +1,463 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Resolver keeps a watch-backed, immutable Snapshot of the canonical layout
+// and answers lookups from it. Warm lookups are lock-free reads of the
+// current snapshot: no ZooKeeper round trip, no allocation.
+//
+// A Resolver is safe for concurrent use. It recovers by itself from
+// ZooKeeper outages and session expiry (every watch is re-armed); during an
+// outage it keeps serving the last snapshot it built.
+type Resolver struct {
+	cfg         config
+	sess        *zkSession
+	serversPath string
+	latchPath   string
+
+	snap     atomic.Pointer[Snapshot]
+	rebuilds atomic.Uint64
+	lastErr  atomic.Pointer[error]
+	closed   atomic.Bool
+
+	poke      chan struct{} // Refresh requests
+	closing   chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// NewResolver starts a resolver for the ZooKeeper connect string (chroot
+// honoured). It returns at once; the first lookup waits for the first
+// snapshot or its context's deadline.
+func NewResolver(connect string, opts ...Option) (*Resolver, error) {
+	cs, err := ParseConnectString(connect)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log})
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolver{
+		cfg:         cfg,
+		sess:        sess,
+		serversPath: joinPath(cfg.root, serversDir),
+		latchPath:   joinPath(cfg.root, leaderDir),
+		poke:        make(chan struct{}, 1),
+		closing:     make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	r.snap.Store(emptySnapshot())
+	go r.run()
+	return r, nil
+}
+
+// Mode returns the resolver's mode.
+func (r *Resolver) Mode() Mode { return r.cfg.mode }
+
+// Snapshot returns the current snapshot (never nil; not Ready before the
+// first successful read).
+func (r *Resolver) Snapshot() *Snapshot { return r.snap.Load() }
+
+// Active returns the active server: the latch leader; in MultiActive mode
+// without a latch, a random live server. It waits for the first snapshot.
+func (r *Resolver) Active(ctx context.Context) (Server, error) {
+	s := r.snap.Load()
+	if !s.ready || r.closed.Load() {
+		var err error
+		if s, err = r.Wait(ctx); err != nil {
+			return Server{}, err
+		}
+	}
+	return s.Active(r.cfg.mode)
+}
+
+// Owner returns the server that owns session sessionID: the active server
+// in ActivePassive mode, server sessionID/10_000_000 in MultiActive mode.
+func (r *Resolver) Owner(ctx context.Context, sessionID int) (Server, error) {
+	s := r.snap.Load()
+	if !s.ready || r.closed.Load() {
+		var err error
+		if s, err = r.Wait(ctx); err != nil {
+			return Server{}, err
+		}
+	}
+	return s.Owner(r.cfg.mode, sessionID)
+}
+
+// Endpoints returns every usable server, the leader first.
+func (r *Resolver) Endpoints(ctx context.Context) ([]Server, error) {
+	s, err := r.Wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.Servers) == 0 {
+		return nil, ErrNoServers
+	}
+	return slicesClone(s.Servers), nil
+}
+
+func slicesClone(s []Server) []Server { return append([]Server(nil), s...) }
+
+// Wait returns the current snapshot once one has been built from
+// ZooKeeper, waiting until then or until ctx ends.
+func (r *Resolver) Wait(ctx context.Context) (*Snapshot, error) {
+	for {
+		if r.closed.Load() {
+			return nil, ErrClosed
+		}
+		s := r.snap.Load()
+		if s.ready {
+			return s, nil
+		}
+		select {
+		case <-s.changed:
+		case <-r.done:
+			return nil, ErrClosed
+		case <-ctx.Done():
+			if p := r.lastErr.Load(); p != nil {
+				return nil, fmt.Errorf("%w: %w (last error: %v)", ErrUnavailable, ctx.Err(), *p)
+			}
+			return nil, fmt.Errorf("%w: no snapshot yet (session %s): %w", ErrUnavailable, r.sess.State(), ctx.Err())
+		}
+	}
+}
+
+// Subscribe returns a channel that receives the current snapshot once it is
+// ready and then every newer one. Slow receivers only miss intermediate
+// snapshots, never the latest. The channel is closed when ctx ends or the
+// resolver closes.
+func (r *Resolver) Subscribe(ctx context.Context) <-chan *Snapshot {
+	ch := make(chan *Snapshot, 1)
+	go func() {
+		defer close(ch)
+		s := r.snap.Load()
+		for {
+			if s.ready {
+				select { // keep only the newest undelivered snapshot
+				case <-ch:
+				default:
+				}
+				ch <- s
+			}
+			select {
+			case <-s.changed:
+				s = r.snap.Load()
+			case <-ctx.Done():
+				return
+			case <-r.done:
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// Refresh asks the resolver to re-read everything from ZooKeeper (for
+// example after a client saw a 307 that suggests the snapshot is stale).
+// It does not wait.
+func (r *Resolver) Refresh() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Stats are counters for observability and benchmarks.
+type Stats struct {
+	// ZKRequests counts ZooKeeper requests issued by the resolver.
+	ZKRequests uint64
+	// Snapshots counts snapshots published.
+	Snapshots uint64
+}
+
+// Stats returns the resolver's counters.
+func (r *Resolver) Stats() Stats {
+	return Stats{ZKRequests: r.sess.requests.Load(), Snapshots: r.rebuilds.Load()}
+}
+
+// Close stops the resolver and closes its ZooKeeper session.
+func (r *Resolver) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		close(r.closing)
+		r.sess.Close()
+		<-r.done
+	})
+	return nil
+}
+
+// --- the watch loop ---------------------------------------------------------
+
+type recEntry struct {
+	rec ServerRecord
+	seq int64
+	err error
+}
+
+type latchEntry struct {
+	data []byte
+}
+
+type resolverLoop struct {
+	r      *Resolver
+	events chan zk.Event
+
+	sessionID int64
+
+	serversArmed   bool
+	serversKids    []string
+	latchArmed     bool
+	latchKids      []string
+	recs           map[string]recEntry
+	latches        map[string]latchEntry
+	serversDirWant bool // an existence watch on the servers dir is pending
+	latchDirWant   bool
+}
+
+func (r *Resolver) run() {
+	defer close(r.done)
+	l := &resolverLoop{
+		r:       r,
+		events:  make(chan zk.Event, 16),
+		recs:    make(map[string]recEntry),
+		latches: make(map[string]latchEntry),
+	}
+	var (
+		dirty   = true
+		attempt = 0
+		retryC  <-chan time.Time
+		timer   *time.Timer
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if dirty && retryC == nil && r.sess.State() == zk.StateHasSession {
+			if sid := r.sess.SessionID(); sid != l.sessionID {
+				l.reset()
+				l.sessionID = sid
+			}
+			if err := l.refresh(); err != nil {
+				if r.closed.Load() {
+					return
+				}
+				r.lastErr.Store(&err)
+				d := refreshBackoff(attempt)
+				attempt++
+				r.cfg.log.Warn("discovery: refresh failed; will retry", "err", err, "in", d)
+				if timer == nil {
+					timer = time.NewTimer(d)
+				} else {
+					timer.Reset(d)
+				}
+				retryC = timer.C
+			} else {
+				attempt = 0
+				dirty = false
+			}
+		}
+		select {
+		case <-r.closing:
+			return
+		case <-r.sess.notify:
+			switch r.sess.State() {
+			case zk.StateExpired:
+				l.reset()
+				dirty = true
+			case zk.StateHasSession:
+				dirty = true
+			}
+		case ev := <-l.events:
+			l.handle(ev)
+			dirty = true
+		case <-r.poke:
+			l.reset()
+			dirty = true
+		case <-retryC:
+			retryC = nil
+		}
+	}
+}
+
+// refreshBackoff is capped exponential backoff with full jitter.
+func refreshBackoff(attempt int) time.Duration {
+	maxD := 50 * time.Millisecond << min(attempt, 6) // 50ms .. 3.2s
+	return time.Duration(rand.Int64N(int64(maxD))) + time.Millisecond
+}
+
+// reset forgets every cached read and watch, so the next refresh re-reads
+// and re-arms everything (after session expiry, or on request).
+func (l *resolverLoop) reset() {
+	l.serversArmed, l.latchArmed = false, false
+	l.serversDirWant, l.latchDirWant = false, false
+	clear(l.recs)
+	clear(l.latches)
+}
+
+func (l *resolverLoop) handle(ev zk.Event) {
+	if ev.Type == zk.EventNotWatching {
+		l.reset()
+		return
+	}
+	p := l.r.sess.rel(ev.Path)
+	switch {
+	case p == l.r.serversPath:
+		l.serversArmed = false
+	case p == l.r.latchPath:
+		l.latchArmed = false
+	case strings.HasPrefix(p, l.r.serversPath+"/"):
+		delete(l.recs, p[len(l.r.serversPath)+1:])
+	case strings.HasPrefix(p, l.r.latchPath+"/"):
+		delete(l.latches, p[len(l.r.latchPath)+1:])
+	}
+}
+
+// listW lists a directory's children with a watch, or, when the directory
+// does not exist, arms an existence watch on it and returns no children.
+func (l *resolverLoop) listW(dir string) ([]string, error) {
+	for i := 0; i < 3; i++ {
+		kids, w, err := l.r.sess.ChildrenW(dir)
+		if err == nil {
+			forward(w, l.events, l.r.closing)
+			return kids, nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+		ok, w, err := l.r.sess.ExistsW(dir)
+		if err != nil {
+			return nil, fmt.Errorf("watch %s: %w", dir, err)
+		}
+		if !ok {
+			forward(w, l.events, l.r.closing)
+			return nil, nil
+		}
+		// Created in between: the existence watch will fire too; list again.
+		forward(w, l.events, l.r.closing)
+	}
+	return nil, fmt.Errorf("list %s: directory keeps appearing and vanishing", dir)
+}
+
+func (l *resolverLoop) refresh() error {
+	r := l.r
+	if !l.serversArmed {
+		kids, err := l.listW(r.serversPath)
+		if err != nil {
+			return err
+		}
+		l.serversKids, l.serversArmed = kids, true
+	}
+	if !l.latchArmed {
+		kids, err := l.listW(r.latchPath)
+		if err != nil {
+			return err
+		}
+		l.latchKids, l.latchArmed = SortLatchChildren(kids), true
+	}
+
+	// Server records: read (with a data watch) only what is not cached.
+	present := make(map[string]bool, len(l.serversKids))
+	recs := make([]builtRecord, 0, len(l.serversKids))
+	for _, name := range l.serversKids {
+		present[name] = true
+		e, ok := l.recs[name]
+		if !ok {
+			nn, nerr := ParseServerNodeName(name)
+			if nerr != nil {
+				// Not a server record: skip it without reading its data.
+				e = recEntry{err: errors.New("not a server record node (want serverUri=<host>:<port>;version=<v>;sequence=<n>)"), seq: 1 << 40}
+			} else {
+				data, w, err := r.sess.GetW(joinPath(r.serversPath, name))
+				if errors.Is(err, zk.ErrNoNode) {
+					continue // vanished; the children watch fires
+				}
+				if err != nil {
+					return fmt.Errorf("read %s: %w", joinPath(r.serversPath, name), err)
+				}
+				forward(w, l.events, r.closing)
+				rec, perr := ParseServerData(data)
+				e = recEntry{rec: rec, seq: nn.Sequence, err: perr}
+			}
+			l.recs[name] = e
+		}
+		recs = append(recs, builtRecord{name: name, rec: e.rec, seq: e.seq, err: e.err})
+	}
+	for name := range l.recs {
+		if !present[name] {
+			delete(l.recs, name)
+		}
+	}
+
+	// Leader: the first latch child, in Curator's order, whose data reads.
+	var leaderNode string
+	var leaderData []byte
+	latchPresent := make(map[string]bool, len(l.latchKids))
+	for _, name := range l.latchKids {
+		latchPresent[name] = true
+		if leaderData != nil {
+			continue
+		}
+		e, ok := l.latches[name]
+		if !ok {
+			data, _, err := r.sess.Get(joinPath(r.latchPath, name))
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read %s: %w", joinPath(r.latchPath, name), err)
+			}
+			if data == nil {
+				data = []byte{}
+			}
+			e = latchEntry{data: data}
+			l.latches[name] = e
+		}
+		leaderNode, leaderData = name, e.data
+	}
+	for name := range l.latches {
+		if !latchPresent[name] {
+			delete(l.latches, name)
+		}
+	}
+
+	s := buildSnapshot(r.serversPath, recs, r.latchPath, len(l.latchKids) > 0, leaderNode, leaderData)
+	r.lastErr.Store(nil)
+	r.publish(s)
+	return nil
+}
+
+func (r *Resolver) publish(s *Snapshot) {
+	old := r.snap.Load()
+	if sameContent(old, s) {
+		return
+	}
+	s.Version = old.Version + 1
+	s.changed = make(chan struct{})
+	r.snap.Store(s)
+	r.rebuilds.Add(1)
+	close(old.changed)
+	if r.cfg.log.Enabled(context.Background(), slog.LevelInfo) {
+		ld, _ := s.Leader()
+		r.cfg.log.Info("discovery: snapshot", "version", s.Version, "servers", len(s.Servers),
+			"leader", ld.URL, "problems", len(s.Problems))
+	}
+}

@@ -1,0 +1,460 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/livyha/livyha/internal/zktest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	zktest.StopShared()
+	os.Exit(code)
+}
+
+var rootSeq atomic.Int64
+
+// testRoot gives each test its own root in the shared ZooKeeper.
+func testRoot(t testing.TB) string {
+	return fmt.Sprintf("/t%d-%s", rootSeq.Add(1), strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
+}
+
+// noLeaks fails the test if goroutines started during it are still alive
+// after its cleanups ran.
+func noLeaks(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func register(t testing.TB, connect, root string, id int, elect bool, opts ...Option) *Registrar {
+	t.Helper()
+	rec := ServerRecord{ID: id, URL: fmt.Sprintf("http://127.0.0.1:%d", 20000+id), Thrift: fmt.Sprintf("127.0.0.1:%d", 30000+id)}
+	opts = append([]Option{WithRoot(root), WithElection(elect), WithSessionTimeout(2 * time.Second)}, opts...)
+	g, err := Register(ctxT(t, 20*time.Second), connect, rec, opts...)
+	if err != nil {
+		t.Fatalf("register %d: %v", id, err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func resolver(t testing.TB, connect, root string, opts ...Option) *Resolver {
+	t.Helper()
+	r, err := NewResolver(connect, append([]Option{WithRoot(root)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// waitFor waits, by following snapshot changes, until cond holds for the
+// resolver's snapshot.
+func waitFor(t testing.TB, r *Resolver, d time.Duration, what string, cond func(*Snapshot) bool) *Snapshot {
+	t.Helper()
+	ctx := ctxT(t, d)
+	for {
+		s := r.Snapshot()
+		if s.Ready() && cond(s) {
+			return s
+		}
+		select {
+		case <-s.Changed():
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s; last snapshot: servers=%+v problems=%v", what, s.Servers, s.Problems)
+		}
+	}
+}
+
+func leaderID(s *Snapshot) int {
+	if l, ok := s.Leader(); ok {
+		return l.ID
+	}
+	return -1
+}
+
+func rawConn(t testing.TB, connect string) *zk.Conn {
+	t.Helper()
+	c, _, err := zk.Connect(strings.Split(connect, ","), 5*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkLogger{discardLogger()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestActivePassiveFailover(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	a := register(t, zkc.ConnectString(), root, 1, true)
+	r := resolver(t, zkc.ConnectString(), root)
+
+	waitFor(t, r, 10*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 })
+	if !a.IsLeader() {
+		t.Fatal("registrar 1 does not know it leads")
+	}
+	b := register(t, zkc.ConnectString(), root, 2, true)
+	s := waitFor(t, r, 10*time.Second, "two servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
+	if leaderID(s) != 1 || s.Servers[1].ID != 2 || b.IsLeader() {
+		t.Fatalf("after second registrar: %+v (b leader=%v)", s.Servers, b.IsLeader())
+	}
+	act, err := r.Active(ctxT(t, time.Second))
+	if err != nil || act.ID != 1 || act.URL != "http://127.0.0.1:20001" || act.HostPort != "127.0.0.1:20001" {
+		t.Fatalf("Active = %+v, %v", act, err)
+	}
+	own, err := r.Owner(ctxT(t, time.Second), 20_000_005) // active-passive: the active owns all
+	if err != nil || own.ID != 1 {
+		t.Fatalf("Owner = %+v, %v", own, err)
+	}
+	if !s.IsMember("127.0.0.1:20002") || !s.IsMember("127.0.0.1:30002") || s.IsMember("127.0.0.1:20003") {
+		t.Fatal("IsMember wrong")
+	}
+
+	// Graceful stop: the record and latch node go at once.
+	a.Close()
+	s = waitFor(t, r, 5*time.Second, "leader 2", func(s *Snapshot) bool { return leaderID(s) == 2 })
+	if len(s.Servers) != 1 {
+		t.Fatalf("servers after close: %+v", s.Servers)
+	}
+	waitUntil(t, 5*time.Second, "b to learn it leads", b.IsLeader)
+
+	b.Close()
+	s = waitFor(t, r, 5*time.Second, "no servers", func(s *Snapshot) bool { return len(s.Servers) == 0 })
+	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) {
+		t.Fatalf("Active with nobody = %v", err)
+	}
+	if _, err := r.Endpoints(ctxT(t, time.Second)); !errors.Is(err, ErrNoServers) {
+		t.Fatalf("Endpoints with nobody = %v", err)
+	}
+}
+
+// waitUntil polls a condition that has no event to wait on (the
+// registrar's leadership flag is set by its own goroutine).
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLeadershipHandlerAndNoServerYet(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	r := resolver(t, zkc.ConnectString(), root)
+	// Nothing registered, root absent: ready snapshot, no leader.
+	if _, err := r.Active(ctxT(t, 10*time.Second)); !errors.Is(err, ErrNoLeader) {
+		t.Fatalf("Active on empty root = %v", err)
+	}
+	changes := make(chan bool, 4)
+	register(t, zkc.ConnectString(), root, 5, true, WithLeadershipHandler(func(v bool) { changes <- v }))
+	select {
+	case v := <-changes:
+		if !v {
+			t.Fatal("first leadership change was a loss")
+		}
+	case <-ctxT(t, 10*time.Second).Done():
+		t.Fatal("no leadership change reported")
+	}
+	// The resolver was watching for the directories to appear.
+	waitFor(t, r, 10*time.Second, "leader 5", func(s *Snapshot) bool { return leaderID(s) == 5 })
+}
+
+func TestMultiActiveOwner(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	register(t, zkc.ConnectString(), root, 101, false)
+	register(t, zkc.ConnectString(), root, 7, false)
+	r := resolver(t, zkc.ConnectString(), root, WithMode(MultiActive))
+	waitFor(t, r, 10*time.Second, "two servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
+
+	own, err := r.Owner(ctxT(t, time.Second), 1010000001)
+	if err != nil || own.ID != 101 {
+		t.Fatalf("Owner(1010000001) = %+v, %v", own, err)
+	}
+	own, err = r.Owner(ctxT(t, time.Second), 70000000)
+	if err != nil || own.ID != 7 {
+		t.Fatalf("Owner(70000000) = %+v, %v", own, err)
+	}
+	if _, err := r.Owner(ctxT(t, time.Second), 20000000); !errors.Is(err, ErrNoOwner) || !strings.Contains(err.Error(), "server 2 ") {
+		t.Fatalf("Owner of unregistered server = %v", err)
+	}
+	if _, err := r.Owner(ctxT(t, time.Second), -1); !errors.Is(err, ErrNoOwner) {
+		t.Fatalf("Owner(-1) = %v", err)
+	}
+	// No latch in multi-active mode: Active picks a live server.
+	act, err := r.Active(ctxT(t, time.Second))
+	if err != nil || (act.ID != 7 && act.ID != 101) {
+		t.Fatalf("Active = %+v, %v", act, err)
+	}
+}
+
+func TestGarbageIsSkipped(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	raw := rawConn(t, zkc.ConnectString())
+	mk := func(p string, data string) {
+		t.Helper()
+		if _, err := raw.Create(p, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			t.Fatalf("create %s: %v", p, err)
+		}
+	}
+	mk(root, "")
+	mk(root+"/servers", "")
+	mk(root+"/leader", "")
+	mk(root+"/servers/leader", "")                                                        // Hive-style latch child: ignored
+	mk(root+"/servers/serverUri=x:1;version=1;sequence=0000000001", "\x00\xffgarbage")    // bad data
+	mk(root+"/servers/serverUri=x:2;version=1;sequence=0000000002", "livy.server.id=abc") // bad id
+	mk(root+"/servers/serverUri=%%;sequence=zz", "livy.server.id=9;livy.server.url=http://h:1")
+	mk(root+"/leader/garbage-without-latch", "not-an-id") // sorts after every latch- child
+
+	g := register(t, zkc.ConnectString(), root, 3, true)
+	r := resolver(t, zkc.ConnectString(), root)
+	s := waitFor(t, r, 10*time.Second, "leader 3", func(s *Snapshot) bool { return leaderID(s) == 3 })
+	if len(s.Servers) != 1 || len(s.Problems) != 4 {
+		t.Fatalf("servers=%+v problems=%v", s.Servers, s.Problems)
+	}
+	// A garbage latch child that sorts first (Curator would call it the
+	// leader) means no leader, with a reason, and never a crash.
+	mk(root+"/leader/_c_zzz-latch-0000000000", "boss")
+	s = waitFor(t, r, 10*time.Second, "garbage leader", func(s *Snapshot) bool { return leaderID(s) == -1 })
+	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "unreadable id") {
+		t.Fatalf("Active = %v", err)
+	}
+	if err := raw.Delete(root+"/leader/_c_zzz-latch-0000000000", -1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, r, 10*time.Second, "leader 3 again", func(s *Snapshot) bool { return leaderID(s) == 3 })
+
+	// Someone deletes our record behind our back: the registrar re-creates it.
+	old := g.RecordPath()
+	if err := raw.Delete(root+old[len(root):], -1); err != nil {
+		t.Fatal(err)
+	}
+	s = waitFor(t, r, 10*time.Second, "record re-created", func(s *Snapshot) bool {
+		return len(s.Servers) == 1 && root+"/servers/"+s.Servers[0].Node != old
+	})
+	if leaderID(s) != 3 {
+		t.Fatalf("leader after re-creation: %+v", s.Servers)
+	}
+}
+
+func TestChroot(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	chroot := testRoot(t)
+	raw := rawConn(t, zkc.ConnectString())
+	if _, err := raw.Create(chroot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	register(t, zkc.ConnectString()+chroot, DefaultRoot, 4, true)
+	// Through the chroot with the default root, and without the chroot
+	// with the full path as root: the same view.
+	r1 := resolver(t, zkc.ConnectString()+chroot, DefaultRoot)
+	r2 := resolver(t, zkc.ConnectString(), chroot+DefaultRoot)
+	for _, r := range []*Resolver{r1, r2} {
+		s := waitFor(t, r, 10*time.Second, "leader 4", func(s *Snapshot) bool { return leaderID(s) == 4 })
+		if len(s.Problems) != 0 {
+			t.Fatalf("problems: %v", s.Problems)
+		}
+	}
+	if ok, _, err := raw.Exists(chroot + "/livy/leader"); err != nil || !ok {
+		t.Fatalf("latch not under the chroot: %v %v", ok, err)
+	}
+}
+
+func TestWarmLookupsMakeNoZKRequests(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	register(t, zkc.ConnectString(), root, 1, true)
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "leader", func(s *Snapshot) bool { return leaderID(s) == 1 })
+	before := r.Stats()
+	ctx := context.Background()
+	for i := 0; i < 10_000; i++ {
+		if s, err := r.Active(ctx); err != nil || s.ID != 1 {
+			t.Fatalf("Active = %+v, %v", s, err)
+		}
+		if _, err := r.Owner(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := r.Stats(); after.ZKRequests != before.ZKRequests {
+		t.Fatalf("10 000 warm lookups made %d ZooKeeper requests", after.ZKRequests-before.ZKRequests)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		_, _ = r.Active(ctx)
+		_, _ = r.Owner(ctx, 5)
+	})
+	if allocs != 0 {
+		t.Fatalf("warm lookups allocate %v times", allocs)
+	}
+}
+
+func TestUnreachableZooKeeper(t *testing.T) {
+	noLeaks(t)
+	// A port nobody listens on (taken and released).
+	r, err := NewResolver("127.0.0.1:1", WithSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.Active(ctxT(t, 300*time.Millisecond))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Active with dead ZooKeeper = %v", err)
+	}
+	_, err = Register(ctxT(t, 300*time.Millisecond), "127.0.0.1:1", ServerRecord{ID: 1, URL: "http://h:1"})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Register with dead ZooKeeper = %v", err)
+	}
+	if _, err := Register(context.Background(), "127.0.0.1:1", ServerRecord{ID: 1, URL: "mailto:x"}); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("Register with bad URL = %v", err)
+	}
+	if _, err := NewResolver("127.0.0.1:1", WithRoot("no-slash")); !errors.Is(err, ErrBadPath) {
+		t.Fatalf("NewResolver bad root = %v", err)
+	}
+	r.Close()
+	if _, err := r.Active(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Active after Close = %v", err)
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	r := resolver(t, zkc.ConnectString(), root)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := r.Subscribe(ctx)
+	first := <-ch
+	if !first.Ready() || len(first.Servers) != 0 {
+		t.Fatalf("first = %+v", first)
+	}
+	register(t, zkc.ConnectString(), root, 9, true)
+	for s := range ch {
+		if s.Version <= first.Version {
+			t.Fatalf("version went from %d to %d", first.Version, s.Version)
+		}
+		if leaderID(s) == 9 {
+			break
+		}
+	}
+	cancel()
+	for range ch { // closed after cancel
+	}
+}
+
+// A resolver and a registrar partitioned from ZooKeeper long enough for
+// their sessions to expire: the registrar gives up leadership on its own,
+// and after the partition heals both get new sessions, the registrar
+// re-creates its nodes and the resolver re-arms its watches.
+func TestSessionExpiry(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	proxy := zktest.NewProxy(t, zkc.ConnectString())
+	a := register(t, proxy.Addr(), root, 1, true, WithSessionTimeout(time.Second))
+	r := resolver(t, proxy.Addr(), root, WithSessionTimeout(time.Second))
+	direct := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 })
+	raw := rawConn(t, zkc.ConnectString())
+	ok, _, gone, err := raw.ExistsW(root + a.RecordPath()[len(root):])
+	if err != nil || !ok {
+		t.Fatalf("record of a: %v %v", ok, err)
+	}
+
+	proxy.Block()
+	// ZooKeeper expires a's session: its record goes.
+	select {
+	case ev := <-gone:
+		if ev.Type != zk.EventNodeDeleted {
+			t.Fatalf("unexpected event %v", ev)
+		}
+	case <-ctxT(t, 15*time.Second).Done():
+		t.Fatal("session of the partitioned registrar never expired")
+	}
+	waitUntil(t, 5*time.Second, "a to give up leadership", func() bool { return !a.IsLeader() })
+	b := register(t, zkc.ConnectString(), root, 2, true)
+	waitFor(t, direct, 10*time.Second, "leader 2", func(s *Snapshot) bool { return leaderID(s) == 2 })
+	if got := leaderID(r.Snapshot()); got != 1 {
+		t.Fatalf("partitioned resolver should still show its last snapshot, leader 1; got %d", got)
+	}
+
+	proxy.Unblock()
+	s := waitFor(t, r, 15*time.Second, "leader 2 with a re-registered", func(s *Snapshot) bool {
+		return leaderID(s) == 2 && len(s.Servers) == 2
+	})
+	if s.Servers[1].ID != 1 || a.IsLeader() || !b.IsLeader() {
+		t.Fatalf("after heal: %+v", s.Servers)
+	}
+	// The re-armed watches work: a graceful stop of b hands over to a.
+	b.Close()
+	waitFor(t, r, 10*time.Second, "leader 1 after b left", func(s *Snapshot) bool { return leaderID(s) == 1 })
+	waitUntil(t, 5*time.Second, "a to lead again", a.IsLeader)
+}
+
+// Quorum loss and recovery in a 3-node ensemble: sessions survive, and
+// watches keep working afterwards.
+func TestEnsembleOutage(t *testing.T) {
+	zkc := zktest.Start(t, 3)
+	noLeaks(t)
+	root := "/ensemble"
+	a := register(t, zkc.ConnectString(), root, 1, true, WithSessionTimeout(5*time.Second))
+	register(t, zkc.ConnectString(), root, 2, true, WithSessionTimeout(5*time.Second))
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "two servers", func(s *Snapshot) bool { return leaderID(s) == 1 && len(s.Servers) == 2 })
+
+	nodes := zkc.Nodes()
+	if err := nodes[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[1].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// No quorum now. The resolver keeps its last snapshot.
+	if act, err := r.Active(context.Background()); err != nil || act.ID != 1 {
+		t.Fatalf("Active during outage = %+v, %v", act, err)
+	}
+	for _, n := range nodes[:2] {
+		if err := n.Restart(ctxT(t, 60*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zkc.WaitReady(ctxT(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	waitFor(t, r, 20*time.Second, "leader 2 after the outage", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 1 })
+}
