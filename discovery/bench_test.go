@@ -1,0 +1,106 @@
+package discovery
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/livyha/livyha/internal/zktest"
+)
+
+func benchResolver(b *testing.B, mode Mode) *Resolver {
+	zkc := zktest.Shared(b)
+	root := testRoot(b)
+	for _, id := range []int{101, 7, 42} {
+		register(b, zkc.ConnectString(), root, id, true)
+	}
+	r := resolver(b, zkc.ConnectString(), root, WithMode(mode))
+	waitFor(b, r, 10*time.Second, "3 servers", func(s *Snapshot) bool { return len(s.Servers) == 3 && leaderID(s) == 101 })
+	return r
+}
+
+// BenchmarkActive measures a warm Active() lookup (target: ≤100 ns, 0 allocs).
+func BenchmarkActive(b *testing.B) {
+	r := benchResolver(b, ActivePassive)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Active(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOwner measures a warm multi-active Owner() lookup (id / 10^7).
+func BenchmarkOwner(b *testing.B) {
+	r := benchResolver(b, MultiActive)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if s, err := r.Owner(ctx, 1010000000+i%1000); err != nil || s.ID != 101 {
+			b.Fatal(s, err)
+		}
+	}
+}
+
+// BenchmarkActiveParallel: warm lookups from all cores at once.
+func BenchmarkActiveParallel(b *testing.B) {
+	r := benchResolver(b, ActivePassive)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := r.Active(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+var receivedRE = regexp.MustCompile(`Received: (\d+)`)
+
+func serverReceived(b *testing.B, addr string) int {
+	out, err := zktest.FourLetterWord(context.Background(), addr, "srvr")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := receivedRE.FindStringSubmatch(out)
+	if m == nil {
+		b.Fatalf("no Received: in %q", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// BenchmarkZKRequestsPer10kLookups reports the ZooKeeper requests the
+// resolver issued (its own counter) and the packets the ZooKeeper server
+// received from anyone (its "srvr" counter, which also counts our own srvr
+// probe and any session pings) while serving 10 000 warm lookups.
+func BenchmarkZKRequestsPer10kLookups(b *testing.B) {
+	r := benchResolver(b, ActivePassive)
+	addr := zktest.Shared(b).Nodes()[0].Addr()
+	ctx := context.Background()
+	var reqs, pkts int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		before, srvBefore := r.Stats().ZKRequests, serverReceived(b, addr)
+		for j := 0; j < 10_000; j++ {
+			if _, err := r.Active(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.Owner(ctx, j); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reqs += int(r.Stats().ZKRequests - before)
+		pkts += serverReceived(b, addr) - srvBefore - 1 // minus our own srvr probe
+	}
+	b.ReportMetric(float64(reqs)/float64(b.N), "zk-requests/10k")
+	b.ReportMetric(float64(pkts)/float64(b.N), "server-packets/10k")
+}
