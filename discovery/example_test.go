@@ -1,0 +1,62 @@
+package discovery_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/livyha/livyha/discovery"
+)
+
+func ExampleParseConnectString() {
+	cs, err := discovery.ParseConnectString("zk1,zk2:2182,[::1]:2181/apps/livy")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(cs.Servers, cs.Chroot)
+	// Output: [zk1:2181 zk2:2182 [::1]:2181] /apps/livy
+}
+
+func ExampleServerRecord_MarshalData() {
+	rec := discovery.ServerRecord{ID: 101, URL: "http://livy-1:8998", Thrift: "livy-1:10090"}
+	data, _ := rec.MarshalData()
+	name, _ := discovery.ServerNodePrefix(rec)
+	fmt.Println(name + "0000000007")
+	fmt.Println(string(data))
+	// Output:
+	// serverUri=livy-1:8998;version=unknown;sequence=0000000007
+	// livy.server.id=101;livy.server.url=http://livy-1:8998;livy.server.thrift.uri=livy-1:10090
+}
+
+// A client asks which Livy server is active. The first lookup waits for the
+// first snapshot; later ones are lock-free reads.
+func ExampleResolver_Active() {
+	r, err := discovery.NewResolver("zk1:2181,zk2:2181,zk3:2181", discovery.WithRoot("/livy"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := r.Active(ctx)
+	if err != nil {
+		log.Fatal(err) // errors.Is(err, discovery.ErrNoLeader), ErrUnavailable, ...
+	}
+	fmt.Println(srv.URL)
+}
+
+// A server publishes itself and joins the leader election.
+func ExampleRegister() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reg, err := discovery.Register(ctx, "zk1:2181,zk2:2181,zk3:2181",
+		discovery.ServerRecord{ID: 1, URL: "http://livy-1:8998"},
+		discovery.WithElection(true),
+		discovery.WithSessionTimeout(5*time.Second),
+		discovery.WithLeadershipHandler(func(leader bool) { log.Printf("leader: %v", leader) }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reg.Close() // deletes the nodes at once: clients fail over immediately
+}
