@@ -256,6 +256,7 @@ func (r *Resolver) run() {
 				l.reset()
 				l.sessionID = sid
 			}
+			l.drain()
 			if err := l.refresh(); err != nil {
 				if r.closed.Load() {
 					return
@@ -313,6 +314,19 @@ func (l *resolverLoop) reset() {
 	clear(l.latches)
 }
 
+// drain handles watch events that are already queued, so one refresh
+// covers them all.
+func (l *resolverLoop) drain() {
+	for {
+		select {
+		case ev := <-l.events:
+			l.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
 func (l *resolverLoop) handle(ev zk.Event) {
 	if ev.Type == zk.EventNotWatching {
 		l.reset()
@@ -357,22 +371,43 @@ func (l *resolverLoop) listW(dir string) ([]string, error) {
 	return nil, fmt.Errorf("list %s: directory keeps appearing and vanishing", dir)
 }
 
+// list returns dir's children, arming a watch when none is armed.
+func (l *resolverLoop) list(dir string, armed *bool, cached []string) ([]string, error) {
+	if !*armed {
+		kids, err := l.listW(dir)
+		if err != nil {
+			return nil, err
+		}
+		*armed = true
+		return kids, nil
+	}
+	kids, err := l.r.sess.Children(dir)
+	if errors.Is(err, zk.ErrNoNode) {
+		// Deleted since the watch was armed; its event re-arms.
+		return nil, nil
+	}
+	if err != nil {
+		return cached, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return kids, nil
+}
+
 func (l *resolverLoop) refresh() error {
 	r := l.r
-	if !l.serversArmed {
-		kids, err := l.listW(r.serversPath)
-		if err != nil {
-			return err
-		}
-		l.serversKids, l.serversArmed = kids, true
+	// Both directories are listed on every refresh, so that a snapshot
+	// reflects one moment: one transaction (a registrar's Close, a session
+	// expiry) deletes nodes in both, but their watch events arrive one at
+	// a time. A directory whose watch is still armed is listed without a
+	// new watch. Steady state issues no request at all.
+	var err error
+	if l.serversKids, err = l.list(r.serversPath, &l.serversArmed, l.serversKids); err != nil {
+		return err
 	}
-	if !l.latchArmed {
-		kids, err := l.listW(r.latchPath)
-		if err != nil {
-			return err
-		}
-		l.latchKids, l.latchArmed = SortLatchChildren(kids), true
+	kids, err := l.list(r.latchPath, &l.latchArmed, l.latchKids)
+	if err != nil {
+		return err
 	}
+	l.latchKids = SortLatchChildren(kids)
 
 	// Server records: read (with a data watch) only what is not cached.
 	present := make(map[string]bool, len(l.serversKids))

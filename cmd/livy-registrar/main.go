@@ -1,0 +1,249 @@
+// Command livy-registrar publishes one Livy server in ZooKeeper (the livyha
+// canonical layout) and keeps it published until it is stopped. Run it as a
+// sidecar next to each Livy server.
+//
+// Usage:
+//
+//	livy-registrar --zk CONNECT [--root /livy] --id N --url URL
+//	    [--thrift HOST:PORT] [--thrift-transport binary|http]
+//	    [--thrift-http-path PATH] [--version V] [--elect]
+//	    [--session-timeout 10s] [--register-timeout 30s]
+//
+// Flags:
+//
+//	--zk CONNECT          ZooKeeper connect string "host:port[,host:port...][/chroot]"
+//	                      (default $LIVY_ZK; required)
+//	--root PATH           root of the layout (default $LIVY_ZK_ROOT, else /livy)
+//	--id N                server id (livy.server.id; required)
+//	--url URL             base URL of the Livy REST endpoint, http(s)://host:port[/base]
+//	                      (required)
+//	--thrift HOST:PORT    Livy Thrift (JDBC) endpoint, if any
+//	--thrift-transport M  binary or http (Thrift transport mode)
+//	--thrift-http-path P  Thrift HTTP path (with --thrift-transport http)
+//	--version V           free-form server version
+//	--elect               join the leader latch (active-passive mode)
+//	--session-timeout D   ZooKeeper session timeout (default 10s): how long a
+//	                      crashed host stays registered
+//	--register-timeout D  give up (exit 3) if not registered within D (default 30s)
+//
+// It prints one line on stderr when registered, one on each leadership
+// change and one when it has deregistered, e.g.
+//
+//	livy-registrar: registered id=1 url=http://h1:8998 node=/livy/servers/serverUri=h1:8998;version=unknown;sequence=0000000003
+//	livy-registrar: id=1 is now leader
+//	livy-registrar: id=1 is no longer leader
+//	livy-registrar: deregistered id=1
+//
+// Warnings from the discovery package (connection trouble, re-registration
+// after a session expiry) are logged on stderr with log/slog.
+//
+// On SIGINT or SIGTERM it deletes its nodes, so a graceful stop fails over at
+// once, and exits 0. -h or --help prints the flags on stdout and exits 0. Exit status: 0 stopped by a signal; 2 usage error (bad
+// or missing flag, bad URL, connect string or root); 3 ZooKeeper not
+// reachable within --register-timeout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/livyha/livyha/discovery"
+)
+
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitUnavailable = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process the default way
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// getenv is os.Getenv; a variable so that tests can replace it.
+var getenv = os.Getenv
+
+// lockedWriter serialises writes from the leadership handler, the logger and
+// run itself, so lines never interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	errw := &lockedWriter{w: stderr}
+	printf := func(format string, a ...any) {
+		fmt.Fprintf(errw, "livy-registrar: "+format+"\n", a...)
+	}
+
+	fs := flag.NewFlagSet("livy-registrar", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported in one line below
+	fs.Usage = func() {}
+	root := getenv("LIVY_ZK_ROOT")
+	if root == "" {
+		root = discovery.DefaultRoot
+	}
+	var (
+		zkConnect       = fs.String("zk", getenv("LIVY_ZK"), "ZooKeeper connect `string` host:port[,host:port...][/chroot] (env LIVY_ZK; required)")
+		rootPath        = fs.String("root", root, "layout root `path` (env LIVY_ZK_ROOT)")
+		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
+		rawURL          = fs.String("url", "", "base `URL` of the Livy REST endpoint (required)")
+		thrift          = fs.String("thrift", "", "Thrift endpoint `host:port`")
+		thriftTransport = fs.String("thrift-transport", "", "Thrift transport `mode`: binary or http")
+		thriftHTTPPath  = fs.String("thrift-http-path", "", "Thrift HTTP `path`")
+		version         = fs.String("version", "", "server `version`")
+		elect           = fs.Bool("elect", false, "join the leader latch")
+		sessionTimeout  = fs.Duration("session-timeout", discovery.DefaultSessionTimeout, "ZooKeeper session `timeout`: how long a crashed host stays registered")
+		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
+	)
+	usage := func(format string, a ...any) int {
+		printf(format+" (see livy-registrar -h)", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage: livy-registrar --zk CONNECT --id N --url URL [flags]\n\nflags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		return usage("%s", oneLine(err))
+	}
+	idSet := false
+	fs.Visit(func(f *flag.Flag) { idSet = idSet || f.Name == "id" })
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected arguments %q", fs.Args())
+	case strings.TrimSpace(*zkConnect) == "":
+		return usage("missing --zk (or $LIVY_ZK)")
+	case !idSet:
+		return usage("missing --id")
+	case *rawURL == "":
+		return usage("missing --url")
+	case *sessionTimeout <= 0:
+		return usage("bad --session-timeout %s (must be positive)", *sessionTimeout)
+	case *registerTimeout <= 0:
+		return usage("bad --register-timeout %s (must be positive)", *registerTimeout)
+	}
+	rec := discovery.ServerRecord{
+		ID:              *id,
+		URL:             *rawURL,
+		Thrift:          *thrift,
+		ThriftTransport: *thriftTransport,
+		ThriftHTTPPath:  *thriftHTTPPath,
+		Version:         *version,
+	}
+	if err := rec.Validate(); err != nil {
+		return usage("%s", oneLine(err))
+	}
+	if _, err := discovery.ServerNodePrefix(rec); err != nil {
+		return usage("%s", oneLine(err))
+	}
+	if _, err := discovery.ParseConnectString(*zkConnect); err != nil {
+		return usage("--zk: %s", oneLine(err))
+	}
+	if _, err := discovery.CleanPath(*rootPath); err != nil {
+		return usage("--root: %s", oneLine(err))
+	}
+
+	// Leadership lines are held back until the "registered" line is out:
+	// Register may report leadership before it returns.
+	var (
+		mu         sync.Mutex
+		registered bool
+		pending    []bool
+	)
+	leaderLine := func(v bool) {
+		if v {
+			printf("id=%d is now leader", rec.ID)
+		} else {
+			printf("id=%d is no longer leader", rec.ID)
+		}
+	}
+	onLeadership := func(v bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !registered {
+			pending = append(pending, v)
+			return
+		}
+		leaderLine(v)
+	}
+
+	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rctx, cancel := context.WithTimeout(ctx, *registerTimeout)
+	g, err := discovery.Register(rctx, *zkConnect, rec,
+		discovery.WithRoot(*rootPath),
+		discovery.WithElection(*elect),
+		discovery.WithSessionTimeout(*sessionTimeout),
+		discovery.WithLeadershipHandler(onLeadership),
+		discovery.WithLogger(logger),
+	)
+	cancel()
+	if err != nil {
+		switch {
+		case errors.Is(err, discovery.ErrBadRecord), errors.Is(err, discovery.ErrBadConnectString),
+			errors.Is(err, discovery.ErrBadPath):
+			return usage("%s", oneLine(err))
+		case ctx.Err() != nil:
+			printf("interrupted before registration (id=%d)", rec.ID)
+			return exitOK
+		case errors.Is(err, discovery.ErrUnavailable):
+			printf("cannot register id=%d within %s: %s", rec.ID, *registerTimeout, oneLine(err))
+			return exitUnavailable
+		}
+		printf("cannot register id=%d: %s", rec.ID, oneLine(err))
+		return exitFailure
+	}
+
+	mu.Lock()
+	printf("registered id=%d url=%s node=%s", rec.ID, rec.URL, g.RecordPath())
+	last := false // leadership lines are printed only for real changes
+	for _, v := range pending {
+		if v != last {
+			leaderLine(v)
+			last = v
+		}
+	}
+	registered = true
+	mu.Unlock()
+
+	<-ctx.Done()
+	if err := g.Close(); err != nil {
+		printf("warning: %s", oneLine(err))
+	}
+	printf("deregistered id=%d", rec.ID)
+	return exitOK
+}
+
+var newlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
+// oneLine renders err as a single line without the "discovery: " prefixes.
+func oneLine(err error) string {
+	s := strings.ReplaceAll(err.Error(), ": discovery: ", ": ")
+	return newlines.Replace(strings.TrimPrefix(s, "discovery: "))
+}

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/zktest"
+)
+
+// bin is the livy-registrar binary built by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "livy-registrar-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = filepath.Join(dir, "livy-registrar")
+	// go test puts $GOROOT/bin first in PATH.
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building livy-registrar: %v\n%s", err, out)
+		return 1
+	}
+	code := m.Run()
+	zktest.StopShared()
+	return code
+}
+
+var rootSeq atomic.Int64
+
+func testRoot(t *testing.T) string {
+	return fmt.Sprintf("/reg%d-%s", rootSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "-"))
+}
+
+func urlOf(id int) string { return fmt.Sprintf("http://127.0.0.1:%d", 20000+id) }
+
+// proc is a running livy-registrar whose stderr is collected line by line.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited and stderr is drained
+	err  error         // cmd.Wait's result, valid after done
+
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{} // closed and replaced on each new line
+}
+
+// start runs the binary with args and the given extra environment (the
+// test's own LIVY_ZK* variables are removed).
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LIVY_ZK") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, done: make(chan struct{}), changed: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			close(p.changed)
+			p.changed = make(chan struct{})
+			p.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) Lines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.lines...)
+}
+
+// waitLine waits for a stderr line containing s.
+func (p *proc) waitLine(s string, d time.Duration) {
+	p.t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if strings.Contains(l, s) {
+				p.mu.Unlock()
+				return
+			}
+		}
+		ch := p.changed
+		p.mu.Unlock()
+		select {
+		case <-p.done: // every line has been collected
+			p.t.Fatalf("process exited (%v) without printing %q; stderr %q", p.err, s, p.Lines())
+		default:
+		}
+		select {
+		case <-ch:
+		case <-p.done: // check the last lines, then fail above
+		case <-timer.C:
+			p.t.Fatalf("no line %q within %v; stderr %q", s, d, p.Lines())
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(d time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		p.t.Fatalf("process did not exit within %v; stderr %q", d, p.Lines())
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		p.t.Fatal(p.err)
+	}
+	return 0
+}
+
+// waitSnap waits for a snapshot satisfying cond.
+func waitSnap(t *testing.T, r *discovery.Resolver, d time.Duration, what string, cond func(*discovery.Snapshot) bool) *discovery.Snapshot {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		s := r.Snapshot()
+		if s.Ready() && cond(s) {
+			return s
+		}
+		select {
+		case <-s.Changed():
+		case <-timer.C:
+			t.Fatalf("%s: not within %v; last snapshot: servers %+v problems %v", what, d, s.Servers, s.Problems)
+		}
+	}
+}
+
+func leaderIs(id int) func(*discovery.Snapshot) bool {
+	return func(s *discovery.Snapshot) bool {
+		l, ok := s.Leader()
+		return ok && l.ID == id
+	}
+}
+
+func newResolver(t *testing.T, zkc, root string) *discovery.Resolver {
+	t.Helper()
+	r, err := discovery.NewResolver(zkc, discovery.WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func TestGracefulFailover(t *testing.T) {
+	t.Parallel()
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+
+	p1 := start(t, nil, "--zk", zkc, "--root", root, "--id", "1", "--url", urlOf(1),
+		"--thrift", "127.0.0.1:30001", "--version", "1.0", "--elect")
+	p1.waitLine("id=1 is now leader", 20*time.Second)
+	// The second one takes --zk and --root from the environment.
+	p2 := start(t, []string{"LIVY_ZK=" + zkc, "LIVY_ZK_ROOT=" + root}, "--id", "2", "--url", urlOf(2), "--elect")
+	p2.waitLine("registered id=2", 20*time.Second)
+
+	r := newResolver(t, zkc, root)
+	s := waitSnap(t, r, 10*time.Second, "leader 1 of 2 servers", func(s *discovery.Snapshot) bool {
+		return leaderIs(1)(s) && len(s.Servers) == 2
+	})
+	if ld, _ := s.Leader(); ld.Thrift != "127.0.0.1:30001" || ld.Version != "1.0" {
+		t.Fatalf("leader record %+v", ld)
+	}
+
+	start := time.Now()
+	if err := p1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p1.wait(10 * time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d; stderr %q", code, p1.Lines())
+	}
+	exited := time.Since(start)
+	s = waitSnap(t, r, 10*time.Second, "server 2 alone and leader", func(s *discovery.Snapshot) bool {
+		return leaderIs(2)(s) && len(s.Servers) == 1
+	})
+	t.Logf("SIGTERM: registrar exited after %v, resolver saw leader 2 after %v", exited.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if _, ok := s.ServerByID(1); ok {
+		t.Fatal("server 1 still registered")
+	}
+	p2.waitLine("id=2 is now leader", 10*time.Second)
+
+	lines := p1.Lines()
+	want := []string{
+		"livy-registrar: registered id=1 url=" + urlOf(1) + " node=" + root + "/servers/serverUri=127.0.0.1:20001;version=1.0;sequence=",
+		"livy-registrar: id=1 is now leader",
+		"livy-registrar: id=1 is no longer leader",
+		"livy-registrar: deregistered id=1",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("stderr of server 1: %q, want lines like %q", lines, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("stderr line %d: %q, want prefix %q", i, lines[i], want[i])
+		}
+	}
+	if l := p2.Lines(); len(l) != 2 || !strings.HasPrefix(l[0], "livy-registrar: registered id=2 url="+urlOf(2)+" node="+root+"/servers/") ||
+		l[1] != "livy-registrar: id=2 is now leader" {
+		t.Errorf("stderr of server 2: %q", l)
+	}
+
+	if err := p2.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p2.wait(10 * time.Second); code != 0 {
+		t.Fatalf("SIGINT: exit %d; stderr %q", code, p2.Lines())
+	}
+	waitSnap(t, r, 10*time.Second, "no servers left", func(s *discovery.Snapshot) bool { return len(s.Servers) == 0 })
+}
+
+func TestKillFailover(t *testing.T) {
+	t.Parallel()
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+	const sessionTimeout = time.Second
+
+	args := func(id int) []string {
+		return []string{"--zk", zkc, "--root", root, "--id", fmt.Sprint(id), "--url", urlOf(id),
+			"--elect", "--session-timeout", sessionTimeout.String()}
+	}
+	p1 := start(t, nil, args(1)...)
+	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p2 := start(t, nil, args(2)...)
+	p2.waitLine("registered id=2", 20*time.Second)
+
+	r := newResolver(t, zkc, root)
+	waitSnap(t, r, 10*time.Second, "leader 1", leaderIs(1))
+
+	start := time.Now()
+	if err := p1.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitSnap(t, r, 10*time.Second, "leader 2 after kill -9 of 1", leaderIs(2))
+	took := time.Since(start)
+	t.Logf("kill -9 of the leader's registrar: resolver saw leader 2 after %v (session timeout %v)", took.Round(time.Millisecond), sessionTimeout)
+	// The expired session's record and latch node go in one ZooKeeper
+	// transaction, but their watch events arrive one by one: a snapshot may
+	// show the new leader before the old record is gone.
+	waitSnap(t, r, 5*time.Second, "record of 1 gone", func(s *discovery.Snapshot) bool {
+		_, ok := s.ServerByID(1)
+		return !ok
+	})
+	p2.waitLine("id=2 is now leader", 10*time.Second)
+	if code := p1.wait(5 * time.Second); code != -1 {
+		t.Errorf("killed process: exit code %d, want -1 (signal)", code)
+	}
+}
+
+func TestUsageAndUnreachable(t *testing.T) {
+	t.Parallel()
+	const zkc = "127.0.0.1:1"
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--zk", zkc, "--url", urlOf(1)}, 2, "missing --id"},
+		{[]string{"--zk", zkc, "--id", "1"}, 2, "missing --url"},
+		{[]string{"--id", "1", "--url", urlOf(1)}, 2, "missing --zk"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", "ftp://h:1"}, 2, "scheme must be http or https"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", "not a url"}, 2, "bad server record"},
+		{[]string{"--zk", zkc, "--id", "-1", "--url", urlOf(1)}, 2, "out of range"},
+		{[]string{"--zk", zkc, "--id", "x", "--url", urlOf(1)}, 2, "invalid value"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--thrift", "nohostport"}, 2, "thrift"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--version", "a;b"}, 2, "bad server record"},
+		{[]string{"--zk", "h:x", "--id", "1", "--url", urlOf(1)}, 2, "bad ZooKeeper connect string"},
+		{[]string{"--zk", zkc, "--root", "nope", "--id", "1", "--url", urlOf(1)}, 2, "bad ZooKeeper path"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--session-timeout", "0s"}, 2, "--session-timeout"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "extra"}, 2, "unexpected arguments"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--register-timeout", "500ms"}, 3, "cannot register id=1 within 500ms"},
+	} {
+		p := start(t, nil, tc.args...)
+		code := p.wait(10 * time.Second)
+		lines := p.Lines()
+		if code != tc.code || len(lines) != 1 || !strings.HasPrefix(lines[0], "livy-registrar: ") || !strings.Contains(lines[0], tc.msg) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d and one line with %q", tc.args, code, lines, tc.code, tc.msg)
+		}
+	}
+
+	p := start(t, nil, "-h")
+	if code := p.wait(10 * time.Second); code != 0 || len(p.Lines()) != 0 {
+		t.Errorf("-h: exit %d, stderr %q", code, p.Lines())
+	}
+}
+
+// TestInterruptedBeforeRegistration runs in-process: a signal (a cancelled
+// context) while ZooKeeper is still unreachable is a clean stop.
+func TestInterruptedBeforeRegistration(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stderr strings.Builder
+	code := run(ctx, []string{"--zk", "127.0.0.1:1", "--id", "1", "--url", urlOf(1)}, io.Discard, &stderr)
+	if code != 0 || stderr.String() != "livy-registrar: interrupted before registration (id=1)\n" {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
