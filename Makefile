@@ -1,14 +1,27 @@
 # The README's commands. `make test` is what CI runs (via .ci/run).
 GO ?= go
+BIN := bin
 
-.PHONY: test build bench fuzz
+.PHONY: test build bench fuzz demo deps
 
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
 build:
-	$(GO) build ./...
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Installs ZooKeeper and Curator from Debian when they are missing.
+deps:
+	@if [ ! -f /usr/share/java/zookeeper.jar ] || [ ! -f /usr/share/java/curator-recipes.jar ]; then \
+		s=""; [ "$$(id -u)" = 0 ] || s=sudo; \
+		$$s apt-get update && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y zookeeper libcurator-recipes-java libcurator-framework-java; \
+	fi
+
+# The main job: a local demo cluster (3-node ZooKeeper, two registrars) and
+# a timeline of graceful and kill -9 failovers as a client sees them.
+demo: deps build
+	$(GO) run ./examples/discovery-demo --registrar $(BIN)/livy-registrar --find $(BIN)/livy-find
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./discovery/

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -43,6 +44,9 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("discovery: unknown mode %q (want active-passive or multi-active)", s)
 }
 
+// ErrBadOption is wrapped by errors about invalid options.
+var ErrBadOption = errors.New("discovery: bad option")
+
 // Option configures a Resolver or a Registrar. Options that do not apply to
 // the thing being built are ignored.
 type Option func(*config)
@@ -72,11 +76,11 @@ func newConfig(opts []Option) (config, error) {
 	}
 	root, err := CleanPath(c.root)
 	if err != nil {
-		return c, fmt.Errorf("discovery: root: %w", err)
+		return c, fmt.Errorf("%w: root: %w", ErrBadOption, err)
 	}
 	c.root = root
 	if c.sessionTimeout <= 0 {
-		return c, fmt.Errorf("discovery: session timeout must be positive")
+		return c, fmt.Errorf("%w: session timeout must be positive, got %s", ErrBadOption, c.sessionTimeout)
 	}
 	if c.log == nil {
 		c.log = discardLogger()
@@ -108,7 +112,8 @@ func WithElection(elect bool) Option { return func(c *config) { c.elect = elect 
 
 // WithLeadershipHandler registers a function the Registrar calls, from its
 // own goroutine, each time this server gains (true) or loses (false)
-// leadership. It must not block for long.
+// leadership. It must not block for long. The first call (gaining
+// leadership) can come before Register returns.
 func WithLeadershipHandler(f func(isLeader bool)) Option {
 	return func(c *config) { c.onLeadership = f }
 }

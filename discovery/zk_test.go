@@ -342,7 +342,10 @@ func TestUnreachableZooKeeper(t *testing.T) {
 	if _, err := Register(context.Background(), "127.0.0.1:1", ServerRecord{ID: 1, URL: "mailto:x"}); !errors.Is(err, ErrBadRecord) {
 		t.Fatalf("Register with bad URL = %v", err)
 	}
-	if _, err := NewResolver("127.0.0.1:1", WithRoot("no-slash")); !errors.Is(err, ErrBadPath) {
+	if _, err := NewResolver("127.0.0.1:1", WithSessionTimeout(-1)); !errors.Is(err, ErrBadOption) {
+		t.Fatalf("NewResolver bad session timeout = %v", err)
+	}
+	if _, err := NewResolver("127.0.0.1:1", WithRoot("no-slash")); !errors.Is(err, ErrBadPath) || !errors.Is(err, ErrBadOption) {
 		t.Fatalf("NewResolver bad root = %v", err)
 	}
 	r.Close()

@@ -45,21 +45,25 @@ func say(format string, args ...any) {
 }
 
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan error
+	name   string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has been reaped
 }
 
+// stop signals the process (if still running) and waits until it exits;
+// SIGKILL after 5s. Safe to call more than once.
 func (p *proc) stop(sig syscall.Signal) {
-	if p.cmd.Process == nil {
+	select {
+	case <-p.exited:
 		return
+	default:
 	}
 	_ = p.cmd.Process.Signal(sig)
 	select {
-	case <-p.done:
+	case <-p.exited:
 	case <-time.After(5 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		<-p.exited
 	}
 }
 
@@ -85,12 +89,13 @@ func run(ctx context.Context, registrarBin, findBin string, st time.Duration) er
 			"--elect", "--session-timeout", st.String())
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 		cmd.SysProcAttr = zktest.ProcAttr()
-		p := &proc{name: fmt.Sprintf("registrar-%d", id), cmd: cmd, done: make(chan error, 1)}
+		p := &proc{name: fmt.Sprintf("registrar-%d", id), cmd: cmd, exited: make(chan struct{})}
 		if err := cmd.Start(); err != nil {
-			p.done <- err
+			say("start %s: %v", p.name, err)
+			close(p.exited)
 			return p
 		}
-		go func() { p.done <- cmd.Wait() }()
+		go func() { _ = cmd.Wait(); close(p.exited) }()
 		procs = append(procs, p)
 		return p
 	}
