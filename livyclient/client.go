@@ -1,0 +1,274 @@
+package livyclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/livyha/livyha/retry"
+)
+
+// DefaultPolicy is the HA transport's default retry policy. MaxElapsed
+// exceeds the default ZooKeeper session timeout (10s), so a request started
+// when the active host dies outlives the session expiry that fails it over.
+func DefaultPolicy() retry.Policy {
+	return retry.Policy{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 100, MaxElapsed: 30 * time.Second}
+}
+
+// Client is a Livy REST client over the HA Transport.
+type Client struct {
+	Sessions   *SessionsService
+	Statements *StatementsService
+	Batches    *BatchesService
+
+	hc             *http.Client
+	transport      *Transport
+	generatedNames bool
+	pollInterval   time.Duration
+	log            *slog.Logger
+}
+
+// Option configures New.
+type Option func(*options) error
+
+type options struct {
+	locator        Locator
+	endpoints      []string
+	auth           Authenticator
+	hc             *http.Client
+	policy         retry.Policy
+	budget         *retry.Budget
+	requestedBy    string
+	maxRedirects   int
+	trusted        []string
+	log            *slog.Logger
+	generatedNames bool
+	pollInterval   time.Duration
+}
+
+// WithResolver routes requests with a discovery resolver (any Locator).
+func WithResolver(l Locator) Option {
+	return func(o *options) error { o.locator = l; return nil }
+}
+
+// WithEndpoints routes requests over a static list of Livy base URLs, no
+// ZooKeeper. Redirects between them are followed.
+func WithEndpoints(urls ...string) Option {
+	return func(o *options) error { o.endpoints = append(o.endpoints, urls...); return nil }
+}
+
+// WithAuth sets the Authenticator applied per hop.
+func WithAuth(a Authenticator) Option { return func(o *options) error { o.auth = a; return nil } }
+
+// WithHTTPClient takes the underlying RoundTripper, Timeout and Jar from hc
+// (default: a clone of http.DefaultTransport). Redirects are always handled
+// by the HA transport, never by hc's CheckRedirect.
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) error { o.hc = hc; return nil } }
+
+// WithRetry sets the retry policy (default DefaultPolicy()).
+func WithRetry(p retry.Policy) Option { return func(o *options) error { o.policy = p; return nil } }
+
+// WithRetryBudget sets the retry budget (default retry.NewBudget(10, 0.1)).
+// When it is exhausted, failing requests stop probing and only wait for
+// the cluster view to change.
+func WithRetryBudget(b *retry.Budget) Option {
+	return func(o *options) error { o.budget = b; return nil }
+}
+
+// WithRequestedBy sets the X-Requested-By header Livy's CSRF filter needs
+// (default "livyha").
+func WithRequestedBy(s string) Option {
+	return func(o *options) error { o.requestedBy = s; return nil }
+}
+
+// WithMaxRedirects sets the redirect hop limit (default 3).
+func WithMaxRedirects(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: negative redirect limit", ErrBadOption)
+		}
+		o.maxRedirects = n
+		return nil
+	}
+}
+
+// WithTrustedHosts lets redirects (and credentials) go to these host:port
+// addresses although they are not cluster members.
+func WithTrustedHosts(hostports ...string) Option {
+	return func(o *options) error {
+		for _, h := range hostports {
+			if _, _, err := net.SplitHostPort(h); err != nil {
+				return fmt.Errorf("%w: trusted host %q: want host:port", ErrBadOption, h)
+			}
+		}
+		o.trusted = append(o.trusted, hostports...)
+		return nil
+	}
+}
+
+// WithLogger sets the logger (silent by default).
+func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log = l; return nil } }
+
+// WithGeneratedNames controls whether Create calls without a name get a
+// unique generated one (default true). Without a name, a create whose
+// outcome is unknown after a failover cannot be looked up, and is returned
+// as an ErrAmbiguous error instead.
+func WithGeneratedNames(on bool) Option {
+	return func(o *options) error { o.generatedNames = on; return nil }
+}
+
+// WithPollInterval sets how often Wait calls poll (default 250ms).
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: poll interval must be positive", ErrBadOption)
+		}
+		o.pollInterval = d
+		return nil
+	}
+}
+
+// New builds a client. It needs WithResolver or WithEndpoints.
+func New(opts ...Option) (*Client, error) {
+	o := options{
+		policy:         DefaultPolicy(),
+		budget:         retry.NewBudget(10, 0.1),
+		requestedBy:    "livyha",
+		maxRedirects:   3,
+		generatedNames: true,
+		pollInterval:   250 * time.Millisecond,
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.log == nil {
+		o.log = slog.New(discardHandler{})
+	}
+	var cl cluster
+	switch {
+	case o.locator != nil && len(o.endpoints) > 0:
+		return nil, fmt.Errorf("%w: use WithResolver or WithEndpoints, not both", ErrBadOption)
+	case o.locator != nil:
+		cl = &resolverCluster{loc: o.locator}
+	case len(o.endpoints) > 0:
+		sc, err := newStaticCluster(o.endpoints)
+		if err != nil {
+			return nil, err
+		}
+		cl = sc
+	default:
+		return nil, fmt.Errorf("%w: need WithResolver or WithEndpoints", ErrBadOption)
+	}
+	var base http.RoundTripper
+	hc := &http.Client{}
+	if o.hc != nil {
+		base = o.hc.Transport
+		hc.Timeout = o.hc.Timeout
+		hc.Jar = o.hc.Jar
+	}
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	t := &Transport{
+		base: base, cluster: cl, auth: o.auth, requestedBy: o.requestedBy,
+		maxRedirects: o.maxRedirects, trusted: make(map[string]bool),
+		policy: o.policy, budget: o.budget, log: o.log,
+	}
+	for _, h := range o.trusted {
+		t.trusted[h] = true
+	}
+	hc.Transport = t
+	// The transport answers redirects itself; anything else (Livy's 302 on
+	// GET /) is returned as is.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{hc: hc, transport: t, generatedNames: o.generatedNames, pollInterval: o.pollInterval, log: o.log}
+	c.Sessions = &SessionsService{c: c}
+	c.Statements = &StatementsService{c: c}
+	c.Batches = &BatchesService{c: c}
+	return c, nil
+}
+
+// Transport returns the client's HA transport, for use under another
+// http.Client (requests may name any host, e.g. "http://livy/batches").
+func (c *Client) Transport() *Transport { return c.transport }
+
+// HTTPClient returns the http.Client the Client uses.
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
+// Version returns GET /version of the active server.
+func (c *Client) Version(ctx context.Context) (*VersionInfo, error) {
+	var v VersionInfo
+	if err := c.do(ctx, http.MethodGet, "/version", nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// do sends one API call and decodes the JSON answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	var data []byte
+	if in != nil {
+		var err error
+		if data, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("livyclient: encoding request: %w", err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://livy"+path, body)
+	if err != nil {
+		return fmt.Errorf("livyclient: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the transport's error already says what and where
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("livyclient: %s %s: reading answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return &Error{StatusCode: resp.StatusCode, Message: parseErrorBody(raw),
+			Server: hostPort(resp.Request.URL), Method: method, Path: path}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("livyclient: %s %s: decoding answer from %s: %w", method, path, hostPort(resp.Request.URL), err)
+		}
+	}
+	return nil
+}
+
+func newName(prefix string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }

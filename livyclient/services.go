@@ -1,0 +1,330 @@
+package livyclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// ErrUnexpectedState is returned by Wait when the session or batch
+// finished in a state the caller did not wait for.
+var ErrUnexpectedState = errors.New("livyclient: finished in an unexpected state")
+
+// create posts a create request without ever making a duplicate: it is
+// retried blindly only when it provably never reached a server (the
+// transport does that); after an ambiguous failure the job is looked up by
+// its unique name on the (new) active server and returned, or created again
+// if it is truly absent. Livy's duplicate-name rejection backs this up when
+// the first attempt commits late.
+func (c *Client) create(ctx context.Context, coll, name string, in, out any) error {
+	ambiguous := false
+	lookup := func() error {
+		return c.do(ctx, http.MethodGet, "/"+coll+"/"+url.PathEscape(name), nil, out)
+	}
+	for try := 1; ; try++ {
+		err := c.do(ctx, http.MethodPost, "/"+coll, in, out)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrAmbiguous) && name != "" && try < 3:
+			ambiguous = true
+			c.log.Info("livyclient: create outcome unknown; looking it up by name", "coll", coll, "name", name, "err", err)
+			lerr := lookup()
+			if lerr == nil {
+				return nil
+			}
+			if !errors.Is(lerr, ErrNotFound) {
+				return fmt.Errorf("%w (looking up %q after: %v)", lerr, name, err)
+			}
+			// Truly absent: create it again.
+		case ambiguous && errors.Is(err, ErrConflict):
+			// Our earlier attempt committed after all.
+			return lookup()
+		default:
+			return err
+		}
+	}
+}
+
+func listQuery(o *ListOptions) string {
+	if o == nil {
+		return ""
+	}
+	q := url.Values{}
+	if o.From > 0 {
+		q.Set("from", strconv.Itoa(o.From))
+	}
+	if o.Size > 0 {
+		q.Set("size", strconv.Itoa(o.Size))
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+func logQuery(o *LogOptions) string {
+	if o == nil {
+		return ""
+	}
+	q := url.Values{}
+	if o.From != nil {
+		q.Set("from", strconv.Itoa(*o.From))
+	}
+	if o.Size != nil {
+		q.Set("size", strconv.Itoa(*o.Size))
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// poll calls get every interval until done reports true or ctx ends.
+func (c *Client) poll(ctx context.Context, get func() (bool, error)) error {
+	t := time.NewTicker(c.pollInterval)
+	defer t.Stop()
+	for {
+		done, err := get()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// waitState polls a session's or batch's state until it is one of until
+// (default: any finished state). A finished state not in until gives
+// ErrUnexpectedState.
+func (c *Client) waitState(ctx context.Context, coll string, id int, until []SessionState) (SessionState, error) {
+	var st State
+	err := c.poll(ctx, func() (bool, error) {
+		if err := c.do(ctx, http.MethodGet, "/"+coll+"/"+strconv.Itoa(id)+"/state", nil, &st); err != nil {
+			return false, err
+		}
+		if len(until) == 0 {
+			return st.State.Finished(), nil
+		}
+		if slices.Contains(until, st.State) {
+			return true, nil
+		}
+		if st.State.Finished() {
+			return false, fmt.Errorf("%w: %s %d is %s, waited for %v", ErrUnexpectedState, coll, id, st.State, until)
+		}
+		return false, nil
+	})
+	return st.State, err
+}
+
+// BatchesService is /batches.
+type BatchesService struct{ c *Client }
+
+// Create submits a batch. Without a name one is generated (unless
+// WithGeneratedNames(false)), so that a create interrupted by a failover
+// is found, not duplicated. req is not modified.
+func (s *BatchesService) Create(ctx context.Context, req *CreateBatchRequest) (*Batch, error) {
+	r := *req
+	if r.Name == "" && s.c.generatedNames {
+		r.Name = newName("livyha-")
+	}
+	var b Batch
+	if err := s.c.create(ctx, "batches", r.Name, &r, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// Get returns batch id.
+func (s *BatchesService) Get(ctx context.Context, id int) (*Batch, error) {
+	return s.get(ctx, strconv.Itoa(id))
+}
+
+// GetByName returns the batch named name (Livy accepts a name in place of
+// the id).
+func (s *BatchesService) GetByName(ctx context.Context, name string) (*Batch, error) {
+	return s.get(ctx, url.PathEscape(name))
+}
+
+func (s *BatchesService) get(ctx context.Context, key string) (*Batch, error) {
+	var b Batch
+	if err := s.c.do(ctx, http.MethodGet, "/batches/"+key, nil, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// List returns a page of batches.
+func (s *BatchesService) List(ctx context.Context, opts *ListOptions) (*BatchList, error) {
+	var l BatchList
+	if err := s.c.do(ctx, http.MethodGet, "/batches"+listQuery(opts), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// State returns the batch's state.
+func (s *BatchesService) State(ctx context.Context, id int) (SessionState, error) {
+	var st State
+	if err := s.c.do(ctx, http.MethodGet, "/batches/"+strconv.Itoa(id)+"/state", nil, &st); err != nil {
+		return "", err
+	}
+	return st.State, nil
+}
+
+// Log returns log lines of the batch.
+func (s *BatchesService) Log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
+	var l Log
+	if err := s.c.do(ctx, http.MethodGet, "/batches/"+strconv.Itoa(id)+"/log"+logQuery(opts), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Delete kills and deletes the batch.
+func (s *BatchesService) Delete(ctx context.Context, id int) error {
+	return s.c.do(ctx, http.MethodDelete, "/batches/"+strconv.Itoa(id), nil, nil)
+}
+
+// Wait polls until the batch is in one of the states until (default: any
+// finished state) and returns it.
+func (s *BatchesService) Wait(ctx context.Context, id int, until ...SessionState) (*Batch, error) {
+	if _, err := s.c.waitState(ctx, "batches", id, until); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, id)
+}
+
+// SessionsService is /sessions (interactive sessions).
+type SessionsService struct{ c *Client }
+
+// Create starts an interactive session; see BatchesService.Create about
+// names.
+func (s *SessionsService) Create(ctx context.Context, req *CreateSessionRequest) (*Session, error) {
+	r := *req
+	if r.Name == "" && s.c.generatedNames {
+		r.Name = newName("livyha-")
+	}
+	var out Session
+	if err := s.c.create(ctx, "sessions", r.Name, &r, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Get returns session id.
+func (s *SessionsService) Get(ctx context.Context, id int) (*Session, error) {
+	return s.get(ctx, strconv.Itoa(id))
+}
+
+// GetByName returns the session named name.
+func (s *SessionsService) GetByName(ctx context.Context, name string) (*Session, error) {
+	return s.get(ctx, url.PathEscape(name))
+}
+
+func (s *SessionsService) get(ctx context.Context, key string) (*Session, error) {
+	var out Session
+	if err := s.c.do(ctx, http.MethodGet, "/sessions/"+key, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// List returns a page of sessions.
+func (s *SessionsService) List(ctx context.Context, opts *ListOptions) (*SessionList, error) {
+	var l SessionList
+	if err := s.c.do(ctx, http.MethodGet, "/sessions"+listQuery(opts), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// State returns the session's state.
+func (s *SessionsService) State(ctx context.Context, id int) (SessionState, error) {
+	var st State
+	if err := s.c.do(ctx, http.MethodGet, "/sessions/"+strconv.Itoa(id)+"/state", nil, &st); err != nil {
+		return "", err
+	}
+	return st.State, nil
+}
+
+// Log returns log lines of the session.
+func (s *SessionsService) Log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
+	var l Log
+	if err := s.c.do(ctx, http.MethodGet, "/sessions/"+strconv.Itoa(id)+"/log"+logQuery(opts), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Delete stops and deletes the session.
+func (s *SessionsService) Delete(ctx context.Context, id int) error {
+	return s.c.do(ctx, http.MethodDelete, "/sessions/"+strconv.Itoa(id), nil, nil)
+}
+
+// Wait polls until the session is in one of the states until (for example
+// StateIdle) and returns it. Without states it waits for a finished state.
+func (s *SessionsService) Wait(ctx context.Context, id int, until ...SessionState) (*Session, error) {
+	if _, err := s.c.waitState(ctx, "sessions", id, until); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, id)
+}
+
+// StatementsService is /sessions/{id}/statements.
+type StatementsService struct{ c *Client }
+
+func stmtPath(sessionID int) string { return "/sessions/" + strconv.Itoa(sessionID) + "/statements" }
+
+// Run submits code to an idle session. A statement that was sent but not
+// answered (a failover at that moment) is not repeated: the error wraps
+// ErrAmbiguous and the caller decides.
+func (s *StatementsService) Run(ctx context.Context, sessionID int, req *StatementRequest) (*Statement, error) {
+	var st Statement
+	if err := s.c.do(ctx, http.MethodPost, stmtPath(sessionID), req, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Get returns one statement.
+func (s *StatementsService) Get(ctx context.Context, sessionID, statementID int) (*Statement, error) {
+	var st Statement
+	if err := s.c.do(ctx, http.MethodGet, stmtPath(sessionID)+"/"+strconv.Itoa(statementID), nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// List returns the session's statements.
+func (s *StatementsService) List(ctx context.Context, sessionID int) (*StatementList, error) {
+	var l StatementList
+	if err := s.c.do(ctx, http.MethodGet, stmtPath(sessionID), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// Cancel cancels a statement.
+func (s *StatementsService) Cancel(ctx context.Context, sessionID, statementID int) error {
+	return s.c.do(ctx, http.MethodPost, stmtPath(sessionID)+"/"+strconv.Itoa(statementID)+"/cancel", nil, nil)
+}
+
+// Wait polls until the statement is available or cancelled.
+func (s *StatementsService) Wait(ctx context.Context, sessionID, statementID int) (*Statement, error) {
+	var st *Statement
+	err := s.c.poll(ctx, func() (bool, error) {
+		var err error
+		st, err = s.Get(ctx, sessionID, statementID)
+		return err == nil && st.State.Finished(), err
+	})
+	return st, err
+}

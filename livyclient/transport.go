@@ -1,0 +1,311 @@
+package livyclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/livyha/livyha/retry"
+)
+
+// Sentinel errors of the HA transport.
+var (
+	// ErrUntrustedRedirect: a server redirected to a host that is neither a
+	// cluster member nor explicitly trusted. Nothing was sent there.
+	ErrUntrustedRedirect = errors.New("livyclient: redirect to a host that is not a cluster member")
+	// ErrTooManyRedirects: the redirect hop limit was reached.
+	ErrTooManyRedirects = errors.New("livyclient: too many redirects")
+	// ErrAmbiguous: a non-idempotent request was sent but no answer came
+	// back, so whether it took effect is unknown. It was not retried.
+	ErrAmbiguous = errors.New("livyclient: request sent but not answered; outcome unknown")
+	// ErrBadOption is wrapped by errors about invalid options.
+	ErrBadOption = errors.New("livyclient: bad option")
+)
+
+// StandbyText starts the body of a passive Livy server's 307.
+const StandbyText = retry.StandbyText
+
+// Transport is the HA transport: an http.RoundTripper that sends each
+// request to the right Livy server — the owner of the session for
+// session-scoped paths (/sessions/{id}/…, /batches/{id}/…), the active
+// server otherwise — whatever host the request URL names (by convention
+// "http://livy"). It works under any http.Client.
+//
+// It follows 307/308 itself, re-sending the body and re-applying
+// credentials per hop through the Authenticator, but only towards hosts
+// that are cluster members or explicitly trusted; any other Location ends
+// the request with ErrUntrustedRedirect before anything is sent there.
+// A refused connection or a 503 makes it wait (bounded) for the cluster
+// view to change, back off, and try again, within the retry policy and a
+// retry budget. Requests that are not idempotent are repeated only when
+// they provably never reached a server.
+type Transport struct {
+	base         http.RoundTripper
+	cluster      cluster
+	auth         Authenticator
+	requestedBy  string
+	maxRedirects int
+	trusted      map[string]bool
+	policy       retry.Policy
+	budget       *retry.Budget
+	log          *slog.Logger
+}
+
+// hopError carries the server a transport error happened on.
+type hopError struct {
+	server string
+	err    error
+}
+
+func (e *hopError) Error() string { return e.server + ": " + e.err.Error() }
+func (e *hopError) Unwrap() error { return e.err }
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	getBody, err := replayableBody(req)
+	if err != nil {
+		return nil, err
+	}
+	scope := sessionScope(req.URL.Path)
+	idempotent := retry.Idempotent(req.Method)
+	start := time.Now()
+	tried := make(map[string]bool)
+	var lastErr error
+	var timer *time.Timer
+	var deadline <-chan time.Time
+	if t.policy.MaxElapsed > 0 {
+		dt := time.NewTimer(t.policy.MaxElapsed)
+		defer dt.Stop()
+		deadline = dt.C
+	}
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		base, changed, perr := t.cluster.pick(ctx, scope, tried)
+		var resp *http.Response
+		var herr error
+		if perr == nil {
+			resp, herr = t.follow(ctx, req, base, getBody)
+			if herr == nil && resp.StatusCode != http.StatusServiceUnavailable {
+				t.budget.OnSuccess()
+				t.cluster.good(hostPort(resp.Request.URL))
+				return resp, nil
+			}
+			tried[hostPort(base)] = true
+		}
+		// Decide whether this failure may be retried.
+		switch {
+		case perr != nil:
+			lastErr = perr // no leader/owner known (yet): wait for the view to change
+		case herr != nil:
+			if errors.Is(herr, ErrUntrustedRedirect) || errors.Is(herr, ErrTooManyRedirects) || ctx.Err() != nil {
+				return nil, herr
+			}
+			if !retry.Retryable(herr) {
+				return nil, herr
+			}
+			if !idempotent && !retry.NeverSent(herr) {
+				return nil, fmt.Errorf("%w: %s %s: %w", ErrAmbiguous, req.Method, req.URL.Path, herr)
+			}
+			lastErr = herr
+		default: // 503
+			if attempt >= t.policy.Attempts() || !t.within(start, 0) {
+				return resp, nil
+			}
+			drain(resp)
+			lastErr = fmt.Errorf("%s answered 503", hostPort(resp.Request.URL))
+		}
+		if attempt >= t.policy.Attempts() {
+			return nil, fmt.Errorf("livyclient: %s %s: gave up after %d attempts: %w", req.Method, req.URL.Path, attempt, lastErr)
+		}
+		t.budget.OnFailure()
+		if perr == nil && changed == nil && len(tried) < t.clusterSize() {
+			continue // static endpoints: try the next one at once
+		}
+		// Wait for the cluster view to change; probing again before that
+		// costs budget, so a dead cluster is not hammered.
+		wait := t.policy.Backoff(attempt)
+		if !t.within(start, wait) {
+			wait = time.Until(start.Add(t.policy.MaxElapsed))
+			if wait <= 0 {
+				return nil, fmt.Errorf("livyclient: %s %s: gave up after %s: %w", req.Method, req.URL.Path, t.policy.MaxElapsed, lastErr)
+			}
+		}
+		var probe <-chan time.Time
+		if t.budget.Allow() || changed == nil {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			probe = timer.C
+		}
+		t.log.Debug("livyclient: retrying", "method", req.Method, "path", req.URL.Path, "attempt", attempt, "err", lastErr)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+		case <-changed:
+			clear(tried)
+		case <-probe:
+		case <-deadline:
+			return nil, fmt.Errorf("livyclient: %s %s: gave up after %s: %w", req.Method, req.URL.Path, t.policy.MaxElapsed, lastErr)
+		}
+	}
+}
+
+func (t *Transport) clusterSize() int {
+	if s, ok := t.cluster.(*staticCluster); ok {
+		return len(s.eps)
+	}
+	return 1
+}
+
+// within reports whether waiting d more stays inside MaxElapsed.
+func (t *Transport) within(start time.Time, d time.Duration) bool {
+	return t.policy.MaxElapsed <= 0 || time.Since(start)+d <= t.policy.MaxElapsed
+}
+
+// follow sends req to base and follows 307/308 redirects towards cluster
+// members, re-applying credentials per hop.
+func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
+	target := rebase(req.URL, base)
+	for hop := 0; ; hop++ {
+		out, err := t.prepare(ctx, req, target, getBody)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.base.RoundTrip(out)
+		if err != nil {
+			return nil, &hopError{server: hostPort(target), err: err}
+		}
+		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusPermanentRedirect {
+			return resp, nil
+		}
+		loc, err := resp.Location()
+		standby := isStandby(resp)
+		drain(resp)
+		if err != nil {
+			return nil, fmt.Errorf("livyclient: %s answered %d with a bad Location: %w", hostPort(target), resp.StatusCode, err)
+		}
+		if loc.Scheme != "http" && loc.Scheme != "https" {
+			return nil, fmt.Errorf("%w: %s redirected to %q", ErrUntrustedRedirect, hostPort(target), loc.Redacted())
+		}
+		next := hostPort(loc)
+		if !t.cluster.member(next) && !t.trusted[next] {
+			t.log.Warn("livyclient: refusing redirect to a non-member", "from", hostPort(target), "to", next)
+			return nil, fmt.Errorf("%w: %s redirected %s %s to %s", ErrUntrustedRedirect, hostPort(target), req.Method, req.URL.Path, next)
+		}
+		if standby {
+			t.cluster.hint()
+		}
+		if hop+1 > t.maxRedirects {
+			return nil, fmt.Errorf("%w: %s %s: more than %d hops (last: %s)", ErrTooManyRedirects, req.Method, req.URL.Path, t.maxRedirects, next)
+		}
+		t.log.Debug("livyclient: following redirect", "from", hostPort(target), "to", next, "standby", standby)
+		target = loc
+	}
+}
+
+// prepare builds the request for one hop: same method, body replayed,
+// headers kept except credentials, which the Authenticator applies for this
+// host only.
+func (t *Transport) prepare(ctx context.Context, req *http.Request, target *url.URL, getBody func() (io.ReadCloser, error)) (*http.Request, error) {
+	out := req.Clone(ctx)
+	out.URL = target
+	out.Host = ""
+	out.RequestURI = ""
+	if getBody != nil {
+		body, err := getBody()
+		if err != nil {
+			return nil, fmt.Errorf("livyclient: replaying body: %w", err)
+		}
+		out.Body = body
+		out.GetBody = getBody
+	}
+	if out.Header.Get("X-Requested-By") == "" && t.requestedBy != "" {
+		out.Header.Set("X-Requested-By", t.requestedBy)
+	}
+	if t.auth != nil {
+		if err := t.auth.Authenticate(out, hostPort(target)); err != nil {
+			return nil, fmt.Errorf("livyclient: authenticate for %s: %w", hostPort(target), err)
+		}
+	}
+	return out, nil
+}
+
+// replayableBody makes sure the body can be sent again on another hop.
+func replayableBody(req *http.Request) (func() (io.ReadCloser, error), error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.GetBody != nil {
+		return req.GetBody, nil
+	}
+	data, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("livyclient: reading request body: %w", err)
+	}
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
+}
+
+// rebase puts u's path and query on base (scheme, host, base path).
+func rebase(u *url.URL, base *url.URL) *url.URL {
+	out := *base
+	out.Path = base.Path + u.Path
+	out.RawPath = ""
+	out.RawQuery = u.RawQuery
+	out.Fragment = ""
+	out.User = nil
+	return &out
+}
+
+// sessionScope returns the numeric session id of /sessions/{id}… and
+// /batches/{id}… paths (the Livy API path, after any base path), or -1.
+func sessionScope(path string) int {
+	for _, p := range []string{"/sessions/", "/batches/"} {
+		i := strings.Index(path, p)
+		if i < 0 {
+			continue
+		}
+		rest := path[i+len(p):]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			rest = rest[:j]
+		}
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && rest[0] != '+' {
+			return n
+		}
+		return -1
+	}
+	return -1
+}
+
+func isStandby(resp *http.Response) bool {
+	if resp.Body == nil {
+		return false
+	}
+	buf := make([]byte, len(StandbyText))
+	n, _ := io.ReadFull(resp.Body, buf)
+	return string(buf[:n]) == StandbyText
+}
+
+// drain discards (a bounded amount of) a response body and closes it, so
+// the connection can be reused.
+func drain(resp *http.Response) {
+	if resp.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
+}
