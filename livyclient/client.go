@@ -194,9 +194,9 @@ func New(opts ...Option) (*Client, error) {
 	// GET /) is returned as is.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Client{hc: hc, transport: t, generatedNames: o.generatedNames, pollInterval: o.pollInterval, log: o.log}
-	c.Sessions = &SessionsService{c: c}
+	c.Sessions = &SessionsService{r: coll[Session, SessionList]{c: c, name: "sessions"}}
 	c.Statements = &StatementsService{c: c}
-	c.Batches = &BatchesService{c: c}
+	c.Batches = &BatchesService{r: coll[Batch, BatchList]{c: c, name: "batches"}}
 	return c, nil
 }
 

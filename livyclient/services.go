@@ -125,158 +125,157 @@ func (c *Client) waitState(ctx context.Context, coll string, id int, until []Ses
 	return st.State, err
 }
 
+// coll implements the calls /batches and /sessions have in common, for
+// the view type T and the list type L.
+type coll[T, L any] struct {
+	c    *Client
+	name string // "batches" or "sessions"
+}
+
+func (r coll[T, L]) path(id int) string { return "/" + r.name + "/" + strconv.Itoa(id) }
+
+func (r coll[T, L]) create(ctx context.Context, name *string, in any) (*T, error) {
+	if *name == "" && r.c.generatedNames {
+		*name = newName("livyha-")
+	}
+	var out T
+	if err := r.c.create(ctx, r.name, *name, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (r coll[T, L]) get(ctx context.Context, key string) (*T, error) {
+	var out T
+	if err := r.c.do(ctx, http.MethodGet, "/"+r.name+"/"+key, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (r coll[T, L]) list(ctx context.Context, opts *ListOptions) (*L, error) {
+	var out L
+	if err := r.c.do(ctx, http.MethodGet, "/"+r.name+listQuery(opts), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (r coll[T, L]) state(ctx context.Context, id int) (SessionState, error) {
+	var st State
+	if err := r.c.do(ctx, http.MethodGet, r.path(id)+"/state", nil, &st); err != nil {
+		return "", err
+	}
+	return st.State, nil
+}
+
+func (r coll[T, L]) log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
+	var l Log
+	if err := r.c.do(ctx, http.MethodGet, r.path(id)+"/log"+logQuery(opts), nil, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+func (r coll[T, L]) delete(ctx context.Context, id int) error {
+	return r.c.do(ctx, http.MethodDelete, r.path(id), nil, nil)
+}
+
+func (r coll[T, L]) wait(ctx context.Context, id int, until []SessionState) (*T, error) {
+	if _, err := r.c.waitState(ctx, r.name, id, until); err != nil {
+		return nil, err
+	}
+	return r.get(ctx, strconv.Itoa(id))
+}
+
 // BatchesService is /batches.
-type BatchesService struct{ c *Client }
+type BatchesService struct{ r coll[Batch, BatchList] }
 
 // Create submits a batch. Without a name one is generated (unless
 // WithGeneratedNames(false)), so that a create interrupted by a failover
 // is found, not duplicated. req is not modified.
 func (s *BatchesService) Create(ctx context.Context, req *CreateBatchRequest) (*Batch, error) {
 	r := *req
-	if r.Name == "" && s.c.generatedNames {
-		r.Name = newName("livyha-")
-	}
-	var b Batch
-	if err := s.c.create(ctx, "batches", r.Name, &r, &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
+	return s.r.create(ctx, &r.Name, &r)
 }
 
 // Get returns batch id.
 func (s *BatchesService) Get(ctx context.Context, id int) (*Batch, error) {
-	return s.get(ctx, strconv.Itoa(id))
+	return s.r.get(ctx, strconv.Itoa(id))
 }
 
 // GetByName returns the batch named name (Livy accepts a name in place of
 // the id).
 func (s *BatchesService) GetByName(ctx context.Context, name string) (*Batch, error) {
-	return s.get(ctx, url.PathEscape(name))
-}
-
-func (s *BatchesService) get(ctx context.Context, key string) (*Batch, error) {
-	var b Batch
-	if err := s.c.do(ctx, http.MethodGet, "/batches/"+key, nil, &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
+	return s.r.get(ctx, url.PathEscape(name))
 }
 
 // List returns a page of batches.
 func (s *BatchesService) List(ctx context.Context, opts *ListOptions) (*BatchList, error) {
-	var l BatchList
-	if err := s.c.do(ctx, http.MethodGet, "/batches"+listQuery(opts), nil, &l); err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return s.r.list(ctx, opts)
 }
 
 // State returns the batch's state.
 func (s *BatchesService) State(ctx context.Context, id int) (SessionState, error) {
-	var st State
-	if err := s.c.do(ctx, http.MethodGet, "/batches/"+strconv.Itoa(id)+"/state", nil, &st); err != nil {
-		return "", err
-	}
-	return st.State, nil
+	return s.r.state(ctx, id)
 }
 
 // Log returns log lines of the batch.
 func (s *BatchesService) Log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
-	var l Log
-	if err := s.c.do(ctx, http.MethodGet, "/batches/"+strconv.Itoa(id)+"/log"+logQuery(opts), nil, &l); err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return s.r.log(ctx, id, opts)
 }
 
 // Delete kills and deletes the batch.
-func (s *BatchesService) Delete(ctx context.Context, id int) error {
-	return s.c.do(ctx, http.MethodDelete, "/batches/"+strconv.Itoa(id), nil, nil)
-}
+func (s *BatchesService) Delete(ctx context.Context, id int) error { return s.r.delete(ctx, id) }
 
 // Wait polls until the batch is in one of the states until (default: any
 // finished state) and returns it.
 func (s *BatchesService) Wait(ctx context.Context, id int, until ...SessionState) (*Batch, error) {
-	if _, err := s.c.waitState(ctx, "batches", id, until); err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, id)
+	return s.r.wait(ctx, id, until)
 }
 
 // SessionsService is /sessions (interactive sessions).
-type SessionsService struct{ c *Client }
+type SessionsService struct{ r coll[Session, SessionList] }
 
 // Create starts an interactive session; see BatchesService.Create about
 // names.
 func (s *SessionsService) Create(ctx context.Context, req *CreateSessionRequest) (*Session, error) {
 	r := *req
-	if r.Name == "" && s.c.generatedNames {
-		r.Name = newName("livyha-")
-	}
-	var out Session
-	if err := s.c.create(ctx, "sessions", r.Name, &r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return s.r.create(ctx, &r.Name, &r)
 }
 
 // Get returns session id.
 func (s *SessionsService) Get(ctx context.Context, id int) (*Session, error) {
-	return s.get(ctx, strconv.Itoa(id))
+	return s.r.get(ctx, strconv.Itoa(id))
 }
 
 // GetByName returns the session named name.
 func (s *SessionsService) GetByName(ctx context.Context, name string) (*Session, error) {
-	return s.get(ctx, url.PathEscape(name))
-}
-
-func (s *SessionsService) get(ctx context.Context, key string) (*Session, error) {
-	var out Session
-	if err := s.c.do(ctx, http.MethodGet, "/sessions/"+key, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return s.r.get(ctx, url.PathEscape(name))
 }
 
 // List returns a page of sessions.
 func (s *SessionsService) List(ctx context.Context, opts *ListOptions) (*SessionList, error) {
-	var l SessionList
-	if err := s.c.do(ctx, http.MethodGet, "/sessions"+listQuery(opts), nil, &l); err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return s.r.list(ctx, opts)
 }
 
 // State returns the session's state.
 func (s *SessionsService) State(ctx context.Context, id int) (SessionState, error) {
-	var st State
-	if err := s.c.do(ctx, http.MethodGet, "/sessions/"+strconv.Itoa(id)+"/state", nil, &st); err != nil {
-		return "", err
-	}
-	return st.State, nil
+	return s.r.state(ctx, id)
 }
 
 // Log returns log lines of the session.
 func (s *SessionsService) Log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
-	var l Log
-	if err := s.c.do(ctx, http.MethodGet, "/sessions/"+strconv.Itoa(id)+"/log"+logQuery(opts), nil, &l); err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return s.r.log(ctx, id, opts)
 }
 
 // Delete stops and deletes the session.
-func (s *SessionsService) Delete(ctx context.Context, id int) error {
-	return s.c.do(ctx, http.MethodDelete, "/sessions/"+strconv.Itoa(id), nil, nil)
-}
+func (s *SessionsService) Delete(ctx context.Context, id int) error { return s.r.delete(ctx, id) }
 
 // Wait polls until the session is in one of the states until (for example
 // StateIdle) and returns it. Without states it waits for a finished state.
 func (s *SessionsService) Wait(ctx context.Context, id int, until ...SessionState) (*Session, error) {
-	if _, err := s.c.waitState(ctx, "sessions", id, until); err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, id)
+	return s.r.wait(ctx, id, until)
 }
 
 // StatementsService is /sessions/{id}/statements.
