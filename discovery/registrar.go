@@ -22,12 +22,16 @@ import (
 // session expiry, and deletes them on Close so that a graceful stop fails
 // over at once.
 //
-// Leadership follows Curator's LeaderLatch (this participant's node is the
-// first in latch order) with a session-based error policy: a disconnection
-// alone does not end leadership, but once the connection has been lost for
-// a whole session timeout (after which ZooKeeper will have expired the
-// session) the registrar reports leadership lost without waiting to hear it
-// from ZooKeeper.
+// Leadership follows Curator's LeaderLatch with its default connection
+// error policy: this server leads while its latch node sorts first AND its
+// ZooKeeper connection is up. On any disconnection it gives leadership up
+// at once (ZooKeeper may expire the session and elect another server before
+// this one can know), and takes it back after reconnecting within the same
+// session if its node still sorts first. So two registrars never both
+// report leadership, except for the moments a partitioned one needs to
+// notice it is disconnected (go-zookeeper: 2/3 of the session timeout of
+// silence, less than the session timeout after which ZooKeeper elects
+// another).
 type Registrar struct {
 	cfg        config
 	rec        ServerRecord
@@ -40,8 +44,9 @@ type Registrar struct {
 
 	leader     atomic.Bool
 	recordPath atomic.Pointer[string]
+	notify     *notifier
 
-	registered chan struct{} // closed once the record exists for the first time
+	registered chan struct{} // closed after the first complete registration
 	regOnce    sync.Once
 	closing    chan struct{}
 	done       chan struct{}
@@ -78,6 +83,7 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 		cfg: cfg, rec: rec, data: data, namePrefix: prefix, sess: sess,
 		serversPath: joinPath(cfg.root, serversDir),
 		latchPath:   joinPath(cfg.root, leaderDir),
+		notify:      newNotifier(cfg.onLeadership),
 		registered:  make(chan struct{}),
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
@@ -107,8 +113,9 @@ func (g *Registrar) RecordPath() string {
 	return ""
 }
 
-// Close deletes the registrar's nodes (bounded by WithCloseTimeout) and
-// closes its ZooKeeper session, which removes any node a delete missed.
+// Close gives up leadership, deletes the registrar's nodes (bounded by
+// WithCloseTimeout) and closes its ZooKeeper session, which removes any
+// node a delete missed. It may be called from a leadership handler.
 func (g *Registrar) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.closing)
@@ -119,13 +126,89 @@ func (g *Registrar) Close() error {
 		}
 		g.sess.Close()
 		<-g.done
+		g.notify.close()
 	})
 	return g.closeErr
 }
 
+func (g *Registrar) setLeader(v bool) {
+	if g.leader.Swap(v) == v {
+		return
+	}
+	g.cfg.log.Info("discovery: leadership changed", "id", g.rec.ID, "leader", v)
+	g.notify.send(v)
+}
+
+// notifier calls the leadership handler, in order, from its own goroutine,
+// so a handler may block or call Close without stalling the registrar.
+type notifier struct {
+	f       func(bool)
+	mu      sync.Mutex
+	queue   []bool
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	stopped sync.Once
+}
+
+func newNotifier(f func(bool)) *notifier {
+	n := &notifier{f: f, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if f == nil {
+		close(n.done)
+		return n
+	}
+	go n.loop()
+	return n
+}
+
+func (n *notifier) send(v bool) {
+	if n.f == nil {
+		return
+	}
+	n.mu.Lock()
+	n.queue = append(n.queue, v)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) loop() {
+	defer close(n.done)
+	for {
+		n.mu.Lock()
+		q := n.queue
+		n.queue = nil
+		n.mu.Unlock()
+		for _, v := range q {
+			n.f(v)
+		}
+		if len(q) > 0 {
+			continue
+		}
+		select {
+		case <-n.wake:
+		case <-n.stop:
+			n.mu.Lock()
+			q := n.queue
+			n.queue = nil
+			n.mu.Unlock()
+			for _, v := range q {
+				n.f(v)
+			}
+			return
+		}
+	}
+}
+
+// close delivers what is queued and stops the goroutine. It does not wait
+// for it: close may run inside a handler.
+func (n *notifier) close() { n.stopped.Do(func() { close(n.stop) }) }
+
 type regLoop struct {
 	g         *Registrar
-	events    chan zk.Event
+	events    chan watchEvent
 	sessionID int64
 
 	record       string // relative path of our record, "" if none
@@ -133,9 +216,8 @@ type regLoop struct {
 	latch        string // relative path of our latch node, "" if none
 	protectedID  string // Curator protected id of the latch create in flight
 	latchUnsure  bool
+	dedupe       bool            // an ambiguous create happened: check for our own duplicates
 	watching     map[string]bool // paths with a pending watch of ours
-
-	disconnectedAt time.Time
 }
 
 func newProtectedID() string {
@@ -146,31 +228,17 @@ func newProtectedID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-func (g *Registrar) setLeader(v bool) {
-	if g.leader.Swap(v) == v {
-		return
-	}
-	g.cfg.log.Info("discovery: leadership changed", "id", g.rec.ID, "leader", v)
-	if g.cfg.onLeadership != nil {
-		g.cfg.onLeadership(v)
-	}
-}
-
 func (g *Registrar) run() {
 	defer close(g.done)
-	l := &regLoop{g: g, events: make(chan zk.Event, 16), watching: make(map[string]bool)}
+	l := &regLoop{g: g, events: make(chan watchEvent, 16), watching: make(map[string]bool)}
 	var (
 		dirty   = true
 		attempt = 0
 		retry   = time.NewTimer(time.Hour)
 		retryC  <-chan time.Time
-		demote  = time.NewTimer(time.Hour)
-		demoteC <-chan time.Time
 	)
 	retry.Stop()
-	demote.Stop()
 	defer retry.Stop()
-	defer demote.Stop()
 	for {
 		if dirty && retryC == nil && g.sess.State() == zk.StateHasSession {
 			if sid := g.sess.SessionID(); sid != l.sessionID {
@@ -203,19 +271,19 @@ func (g *Registrar) run() {
 		case <-g.sess.notify:
 			switch g.sess.State() {
 			case zk.StateHasSession:
-				demote.Stop()
-				demoteC = nil
-				dirty = true
+				dirty = true // re-check leadership (and nodes, after expiry)
 			case zk.StateExpired:
 				l.lost()
 				dirty = true
-			default: // disconnected or (re)connecting
-				if g.leader.Load() && demoteC == nil {
-					demote.Reset(g.cfg.sessionTimeout)
-					demoteC = demote.C
-				}
+			default:
+				// Disconnected or (re)connecting: ZooKeeper may expire the
+				// session and elect another before we can know.
+				g.setLeader(false)
 			}
 		case ev := <-l.events:
+			if ev.session != l.sessionID {
+				continue // armed in an expired session
+			}
 			delete(l.watching, g.sess.rel(ev.Path))
 			if ev.Type == zk.EventNotWatching {
 				clear(l.watching)
@@ -223,12 +291,6 @@ func (g *Registrar) run() {
 			dirty = true
 		case <-retryC:
 			retryC = nil
-		case <-demoteC:
-			demoteC = nil
-			if g.sess.State() != zk.StateHasSession {
-				g.cfg.log.Warn("discovery: ZooKeeper unreachable for a session timeout; giving up leadership", "id", g.rec.ID)
-				g.setLeader(false)
-			}
 		}
 	}
 }
@@ -237,65 +299,89 @@ func (g *Registrar) run() {
 func (l *regLoop) lost() {
 	l.record, l.recordUnsure = "", false
 	l.latch, l.latchUnsure, l.protectedID = "", false, ""
+	l.dedupe = false
 	l.g.recordPath.Store(nil)
 	clear(l.watching)
 	l.g.setLeader(false)
 }
 
-// watch arms an existence watch on p unless one is pending; it reports
-// whether p exists.
+// watch arms a data watch on p unless one is pending; it reports whether p
+// exists. (A data watch, unlike an existence watch, is not left behind when
+// p is missing.)
 func (l *regLoop) watch(p string) (bool, error) {
 	if l.watching[p] {
 		// Armed while p existed and no event since: it still exists.
 		return true, nil
 	}
-	ok, w, err := l.g.sess.ExistsW(p)
+	_, w, err := l.g.sess.GetW(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
-	if ok {
-		l.watching[p] = true
-		forward(w, l.events, l.g.closing)
-	}
-	return ok, nil
+	l.watching[p] = true
+	forward(w, l.sessionID, l.events, l.g.closing)
+	return true, nil
 }
 
 // sync brings ZooKeeper in line with what we want: our record exists, our
 // latch node exists (with election), and leadership is known.
 func (l *regLoop) sync() error {
 	g := l.g
-	if l.record == "" {
-		p, err := l.createRecord()
-		if err != nil {
+	for tries := 0; l.record == "" || tries == 0; tries++ {
+		if tries > 3 {
+			return errors.New("server record keeps vanishing")
+		}
+		if l.record == "" {
+			p, err := l.createRecord()
+			if err != nil {
+				return err
+			}
+			l.record = p
+			g.recordPath.Store(&p)
+			g.cfg.log.Info("discovery: registered", "id", g.rec.ID, "url", g.rec.URL, "node", p)
+		}
+		if ok, err := l.watch(l.record); err != nil {
+			return err
+		} else if !ok {
+			g.cfg.log.Warn("discovery: server record vanished; re-creating", "node", l.record)
+			l.record = ""
+			g.recordPath.Store(nil)
+		}
+	}
+	if g.cfg.elect {
+		if l.latch == "" {
+			p, err := l.createLatch()
+			if err != nil {
+				return err
+			}
+			l.latch = p
+		}
+		if err := l.checkLeadership(0); err != nil {
 			return err
 		}
-		l.record = p
-		g.recordPath.Store(&p)
-		g.cfg.log.Info("discovery: registered", "id", g.rec.ID, "url", g.rec.URL, "node", p)
 	}
-	if ok, err := l.watch(l.record); err != nil {
-		return err
-	} else if !ok {
-		g.cfg.log.Warn("discovery: server record vanished; re-creating", "node", l.record)
-		l.record = ""
-		g.recordPath.Store(nil)
-		return l.sync()
-	}
-	if !g.cfg.elect {
-		return nil
-	}
-	if l.latch == "" {
-		p, err := l.createLatch()
-		if err != nil {
+	if l.dedupe {
+		if err := l.removeOwnDuplicates(); err != nil {
 			return err
 		}
-		l.latch = p
+		l.dedupe = false
 	}
-	return l.checkLeadership()
+	return nil
 }
 
 func isAmbiguous(err error) bool {
 	return err != nil && !isDefinite(err) && !errors.Is(err, zk.ErrSessionExpired)
+}
+
+// ownedBySession reports whether p is an ephemeral node of our session.
+func (l *regLoop) ownedBySession(p string) (bool, error) {
+	ok, st, err := l.g.sess.Exists(p)
+	if err != nil {
+		return false, err
+	}
+	return ok && st.EphemeralOwner == l.g.sess.SessionID(), nil
 }
 
 func (l *regLoop) createRecord() (string, error) {
@@ -312,11 +398,9 @@ func (l *regLoop) createRecord() (string, error) {
 				continue
 			}
 			p := joinPath(g.serversPath, k)
-			ok, st, err := g.sess.Exists(p)
-			if err != nil {
+			if mine, err := l.ownedBySession(p); err != nil {
 				return "", err
-			}
-			if ok && st.EphemeralOwner == g.sess.SessionID() {
+			} else if mine {
 				l.recordUnsure = false
 				return p, nil
 			}
@@ -328,7 +412,7 @@ func (l *regLoop) createRecord() (string, error) {
 	}
 	p, err := g.sess.Create(joinPath(g.serversPath, g.namePrefix), g.data, zk.FlagEphemeral|zk.FlagSequence)
 	if isAmbiguous(err) {
-		l.recordUnsure = true
+		l.recordUnsure, l.dedupe = true, true
 	}
 	if err != nil {
 		return "", fmt.Errorf("create server record: %w", err)
@@ -359,7 +443,7 @@ func (l *regLoop) createLatch() (string, error) {
 	}
 	p, err := g.sess.Create(joinPath(g.latchPath, LatchNodePrefix(l.protectedID)), LatchData(g.rec.ID), zk.FlagEphemeral|zk.FlagSequence)
 	if isAmbiguous(err) {
-		l.latchUnsure = true
+		l.latchUnsure, l.dedupe = true, true
 	}
 	if err != nil {
 		return "", fmt.Errorf("join leader latch: %w", err)
@@ -368,10 +452,54 @@ func (l *regLoop) createLatch() (string, error) {
 	return p, nil
 }
 
+// removeOwnDuplicates deletes nodes of our session other than our record
+// and latch node: an ambiguous create can land after we adopted or
+// re-created a node, and a second record with our id would make resolvers
+// skip both, a second latch node ahead of ours would stall the election.
+func (l *regLoop) removeOwnDuplicates() error {
+	g := l.g
+	check := func(dir, keep string, match func(name string) bool) error {
+		kids, err := g.sess.Children(dir)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return err
+		}
+		for _, k := range kids {
+			p := joinPath(dir, k)
+			if p == keep || !match(k) {
+				continue
+			}
+			mine, err := l.ownedBySession(p)
+			if err != nil {
+				return err
+			}
+			if mine {
+				g.cfg.log.Warn("discovery: deleting a duplicate node of this session", "node", p)
+				if err := g.sess.Delete(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := check(g.serversPath, l.record, func(k string) bool { return strings.HasPrefix(k, g.namePrefix) }); err != nil {
+		return err
+	}
+	if g.cfg.elect {
+		if err := check(g.latchPath, l.latch, func(k string) bool { return strings.HasPrefix(k, curatorProtectedPfx) }); err != nil {
+			return err
+		}
+		return l.checkLeadership(0)
+	}
+	return nil
+}
+
 // checkLeadership is Curator's LeaderLatch.checkLeadership: leader when our
 // node sorts first; otherwise watch the node just before ours.
-func (l *regLoop) checkLeadership() error {
+func (l *regLoop) checkLeadership(depth int) error {
 	g := l.g
+	if depth > 8 {
+		return errors.New("leader latch keeps changing under us")
+	}
 	kids, err := g.sess.Children(g.latchPath)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
@@ -385,8 +513,7 @@ func (l *regLoop) checkLeadership() error {
 			break
 		}
 	}
-	switch {
-	case idx < 0:
+	if idx < 0 {
 		g.cfg.log.Warn("discovery: latch node vanished; re-joining", "node", l.latch)
 		l.latch = ""
 		g.setLeader(false)
@@ -395,35 +522,30 @@ func (l *regLoop) checkLeadership() error {
 			return err
 		}
 		l.latch = p
-		return l.checkLeadership()
-	case idx == 0:
-		// Watch our own node so that its deletion by someone else is seen.
-		if ok, err := l.watch(l.latch); err != nil {
-			return err
-		} else if !ok {
-			return l.checkLeadership()
-		}
-		g.setLeader(true)
-	default:
-		g.setLeader(false)
-		prev := joinPath(g.latchPath, kids[idx-1])
-		ok, err := l.watch(prev)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return l.checkLeadership()
-		}
-		if ok, err := l.watch(l.latch); err != nil {
-			return err
-		} else if !ok {
-			return l.checkLeadership()
-		}
+		return l.checkLeadership(depth + 1)
+	}
+	// Watch our own node, so that its deletion by someone else is seen.
+	if ok, err := l.watch(l.latch); err != nil {
+		return err
+	} else if !ok {
+		return l.checkLeadership(depth + 1)
+	}
+	if idx == 0 {
+		g.setLeader(g.sess.State() == zk.StateHasSession)
+		return nil
+	}
+	g.setLeader(false)
+	ok, err := l.watch(joinPath(g.latchPath, kids[idx-1]))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return l.checkLeadership(depth + 1)
 	}
 	return nil
 }
 
-// cleanup deletes our nodes; called on Close.
+// cleanup gives up leadership and deletes our nodes; called on Close.
 func (l *regLoop) cleanup() {
 	g := l.g
 	// Stop acting as leader before anyone else can take over.

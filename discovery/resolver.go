@@ -217,27 +217,28 @@ type latchEntry struct {
 
 type resolverLoop struct {
 	r      *Resolver
-	events chan zk.Event
+	events chan watchEvent
 
 	sessionID int64
 
-	serversArmed   bool
-	serversKids    []string
-	latchArmed     bool
-	latchKids      []string
-	recs           map[string]recEntry
-	latches        map[string]latchEntry
-	serversDirWant bool // an existence watch on the servers dir is pending
-	latchDirWant   bool
+	serversArmed bool
+	serversKids  []string
+	latchArmed   bool
+	latchKids    []string
+	recs         map[string]recEntry
+	recWatched   map[string]bool // records with a pending data watch
+	latches      map[string]latchEntry
+	force        bool // Refresh was asked: sync, then re-read everything
 }
 
 func (r *Resolver) run() {
 	defer close(r.done)
 	l := &resolverLoop{
-		r:       r,
-		events:  make(chan zk.Event, 16),
-		recs:    make(map[string]recEntry),
-		latches: make(map[string]latchEntry),
+		r:          r,
+		events:     make(chan watchEvent, 16),
+		recs:       make(map[string]recEntry),
+		recWatched: make(map[string]bool),
+		latches:    make(map[string]latchEntry),
 	}
 	var (
 		dirty   = true
@@ -291,7 +292,7 @@ func (r *Resolver) run() {
 			l.handle(ev)
 			dirty = true
 		case <-r.poke:
-			l.reset()
+			l.force = true
 			dirty = true
 		case <-retryC:
 			retryC = nil
@@ -306,11 +307,11 @@ func refreshBackoff(attempt int) time.Duration {
 }
 
 // reset forgets every cached read and watch, so the next refresh re-reads
-// and re-arms everything (after session expiry, or on request).
+// and re-arms everything (after session expiry).
 func (l *resolverLoop) reset() {
 	l.serversArmed, l.latchArmed = false, false
-	l.serversDirWant, l.latchDirWant = false, false
 	clear(l.recs)
+	clear(l.recWatched)
 	clear(l.latches)
 }
 
@@ -327,7 +328,10 @@ func (l *resolverLoop) drain() {
 	}
 }
 
-func (l *resolverLoop) handle(ev zk.Event) {
+func (l *resolverLoop) handle(ev watchEvent) {
+	if ev.session != l.sessionID {
+		return // armed in an expired session; the new session re-armed all
+	}
 	if ev.Type == zk.EventNotWatching {
 		l.reset()
 		return
@@ -340,6 +344,7 @@ func (l *resolverLoop) handle(ev zk.Event) {
 		l.latchArmed = false
 	case strings.HasPrefix(p, l.r.serversPath+"/"):
 		delete(l.recs, p[len(l.r.serversPath)+1:])
+		delete(l.recWatched, p[len(l.r.serversPath)+1:])
 	case strings.HasPrefix(p, l.r.latchPath+"/"):
 		delete(l.latches, p[len(l.r.latchPath)+1:])
 	}
@@ -351,7 +356,7 @@ func (l *resolverLoop) listW(dir string) ([]string, error) {
 	for i := 0; i < 3; i++ {
 		kids, w, err := l.r.sess.ChildrenW(dir)
 		if err == nil {
-			forward(w, l.events, l.r.closing)
+			forward(w, l.sessionID, l.events, l.r.closing)
 			return kids, nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
@@ -362,11 +367,11 @@ func (l *resolverLoop) listW(dir string) ([]string, error) {
 			return nil, fmt.Errorf("watch %s: %w", dir, err)
 		}
 		if !ok {
-			forward(w, l.events, l.r.closing)
+			forward(w, l.sessionID, l.events, l.r.closing)
 			return nil, nil
 		}
 		// Created in between: the existence watch will fire too; list again.
-		forward(w, l.events, l.r.closing)
+		forward(w, l.sessionID, l.events, l.r.closing)
 	}
 	return nil, fmt.Errorf("list %s: directory keeps appearing and vanishing", dir)
 }
@@ -394,6 +399,17 @@ func (l *resolverLoop) list(dir string, armed *bool, cached []string) ([]string,
 
 func (l *resolverLoop) refresh() error {
 	r := l.r
+	if l.force {
+		// Asked to re-read (a client saw a 307 that contradicts the
+		// snapshot): catch up with the ZooKeeper leader, then re-read every
+		// record without re-arming watches that are still pending.
+		if err := r.sess.Sync(r.cfg.root); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("sync %s: %w", r.cfg.root, err)
+		}
+		clear(l.recs)
+		clear(l.latches)
+		l.force = false
+	}
 	// Both directories are listed on every refresh, so that a snapshot
 	// reflects one moment: one transaction (a registrar's Close, a session
 	// expiry) deletes nodes in both, but their watch events arrive one at
@@ -421,14 +437,24 @@ func (l *resolverLoop) refresh() error {
 				// Not a server record: skip it without reading its data.
 				e = recEntry{err: errors.New("not a server record node (want serverUri=<host>:<port>;version=<v>;sequence=<n>)"), seq: 1 << 40}
 			} else {
-				data, w, err := r.sess.GetW(joinPath(r.serversPath, name))
+				var data []byte
+				var err error
+				if l.recWatched[name] {
+					data, _, err = r.sess.Get(joinPath(r.serversPath, name))
+				} else {
+					var w <-chan zk.Event
+					data, w, err = r.sess.GetW(joinPath(r.serversPath, name))
+					if err == nil {
+						l.recWatched[name] = true
+						forward(w, l.sessionID, l.events, r.closing)
+					}
+				}
 				if errors.Is(err, zk.ErrNoNode) {
 					continue // vanished; the children watch fires
 				}
 				if err != nil {
 					return fmt.Errorf("read %s: %w", joinPath(r.serversPath, name), err)
 				}
-				forward(w, l.events, r.closing)
 				rec, perr := ParseServerData(data)
 				e = recEntry{rec: rec, seq: nn.Sequence, err: perr}
 			}
@@ -439,6 +465,11 @@ func (l *resolverLoop) refresh() error {
 	for name := range l.recs {
 		if !present[name] {
 			delete(l.recs, name)
+		}
+	}
+	for name := range l.recWatched {
+		if !present[name] {
+			delete(l.recWatched, name) // its deletion event ends the watch
 		}
 	}
 

@@ -461,3 +461,155 @@ func TestEnsembleOutage(t *testing.T) {
 	a.Close()
 	waitFor(t, r, 20*time.Second, "leader 2 after the outage", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 1 })
 }
+
+// A leader cut off by a partition that sends no resets gives up leadership
+// before ZooKeeper expires its session and elects another: there is no
+// moment at which both report leadership.
+func TestNoSplitBrainOnSilentPartition(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	proxy := zktest.NewProxy(t, zkc.ConnectString())
+	const st = 1500 * time.Millisecond
+	a := register(t, proxy.Addr(), root, 1, true, WithSessionTimeout(st))
+	b := register(t, zkc.ConnectString(), root, 2, true, WithSessionTimeout(st))
+	if !a.IsLeader() || b.IsLeader() {
+		t.Fatalf("leaders: a=%v b=%v", a.IsLeader(), b.IsLeader())
+	}
+	raw := rawConn(t, zkc.ConnectString())
+	_, _, gone, err := raw.ExistsW(root + a.RecordPath()[len(root):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Stall()
+	select {
+	case <-gone: // ZooKeeper expired a's session
+	case <-ctxT(t, 15*time.Second).Done():
+		t.Fatal("a's session never expired")
+	}
+	if a.IsLeader() {
+		t.Fatal("a still claims leadership after ZooKeeper expired its session")
+	}
+	waitUntil(t, 5*time.Second, "b to lead", b.IsLeader)
+	proxy.Block() // drop the stalled connections, whose handshakes would wait 10 s
+	proxy.Unblock()
+	// a comes back as a passive with a new session.
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 15*time.Second, "a re-registered behind b", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 2 })
+	if a.IsLeader() {
+		t.Fatal("a leads after rejoining")
+	}
+}
+
+// A leadership handler may call Close without deadlocking the registrar.
+func TestLeadershipHandlerMayClose(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	var g *Registrar
+	ready := make(chan struct{})
+	closed := make(chan error, 1)
+	var calls atomic.Int32
+	g, err := Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 1, URL: "http://127.0.0.1:1"},
+		WithRoot(root), WithElection(true), WithLeadershipHandler(func(leader bool) {
+			calls.Add(1)
+			if leader {
+				<-ready
+				closed <- g.Close()
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close from handler: %v", err)
+		}
+	case <-ctxT(t, 10*time.Second).Done():
+		t.Fatal("Close from the leadership handler deadlocked")
+	}
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "nodes gone", func(s *Snapshot) bool { return len(s.Servers) == 0 && !s.HasLatch() })
+	waitUntil(t, 5*time.Second, "the loss to be reported", func() bool { return calls.Load() == 2 })
+}
+
+// Refresh re-reads everything without piling up watches or goroutines.
+func TestRefreshDoesNotLeak(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	for id := 1; id <= 3; id++ {
+		register(t, zkc.ConnectString(), root, id, true)
+	}
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "3 servers", func(s *Snapshot) bool { return len(s.Servers) == 3 })
+	settle := func() uint64 { // wait until the resolver stops issuing requests
+		last := r.Stats().ZKRequests
+		for i := 0; i < 100; i++ {
+			time.Sleep(20 * time.Millisecond)
+			n := r.Stats().ZKRequests
+			if n == last {
+				return n
+			}
+			last = n
+		}
+		return last
+	}
+	settle()
+	before := runtime.NumGoroutine()
+	reqBefore := r.Stats().ZKRequests
+	for i := 0; i < 100; i++ {
+		r.Refresh()
+	}
+	reqs := settle() - reqBefore
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Fatalf("goroutines grew from %d to %d after 100 Refresh calls", before, after)
+	}
+	// Coalesced: far fewer than 100 full re-reads of 1 sync + 2 lists + 3 records + 1 latch.
+	if reqs == 0 || reqs > 100*7 {
+		t.Fatalf("100 Refresh calls made %d requests", reqs)
+	}
+	t.Logf("100 Refresh calls: %d ZooKeeper requests", reqs)
+	if leaderID(r.Snapshot()) != 1 {
+		t.Fatal("leader changed")
+	}
+}
+
+// One unresolvable host in the connect string does not break the others.
+func TestUnresolvableHostIsSkipped(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	register(t, zkc.ConnectString(), root, 1, true)
+	r := resolver(t, "nonexistent-zk.invalid:2181,"+zkc.ConnectString(), root)
+	waitFor(t, r, 15*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 })
+}
+
+// The registrar never writes above the chroot and checks before creating,
+// so a read-only ancestor does not stop it.
+func TestReadOnlyAncestor(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	raw := rawConn(t, zkc.ConnectString())
+	if _, err := raw.Create(root, nil, 0, zk.WorldACL(zk.PermRead)); err != nil {
+		t.Fatal(err)
+	}
+	// Only a super user could create below a read-only node; this test
+	// needs the chroot to exist, so create it before locking.
+	if err := raw.Delete(root, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Create(root+"/apps", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.SetACL(root, zk.WorldACL(zk.PermRead), -1); err != nil {
+		t.Fatal(err)
+	}
+	g := register(t, zkc.ConnectString()+root+"/apps", "/livy", 1, true)
+	if !g.IsLeader() {
+		t.Fatal("not leader")
+	}
+}

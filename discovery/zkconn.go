@@ -64,6 +64,10 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		zk.WithLogInfo(false),
 		zk.WithLogger(zkLogger{cfg.log}),
 		zk.WithEventCallback(s.onEvent),
+		// Hosts are resolved at dial time, each time: an unresolvable
+		// host does not fail the whole connect string, servers that move
+		// are found, and a TLS dialer sees host names.
+		zk.WithHostProvider(&lazyHostProvider{}),
 	)
 	if cfg.dialer != nil {
 		d := cfg.dialer
@@ -212,21 +216,44 @@ func (s *zkSession) DeleteAll(paths ...string) error {
 	return errors.Join(errs...)
 }
 
-// EnsurePath creates p and its missing parents as persistent nodes.
+// EnsurePath creates p and its missing parents (below the chroot, which
+// it creates if missing but never goes above) as persistent nodes, checking
+// existence first as Curator's ZKPaths.mkdirs does, so that a locked-down
+// ancestor is never written to.
 func (s *zkSession) EnsurePath(p string) error {
 	full := s.abs(p)
-	for i := 1; i <= len(full); i++ {
+	from := len(s.chroot)
+	if from == 0 {
+		from = 1
+	}
+	for i := from; i <= len(full); i++ {
 		if i != len(full) && full[i] != '/' {
 			continue
 		}
 		part := full[:i]
 		s.requests.Add(1)
-		_, err := s.conn.Create(part, nil, 0, zk.WorldACL(zk.PermAll))
+		ok, _, err := s.conn.Exists(part)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", part, err)
+		}
+		if ok {
+			continue
+		}
+		s.requests.Add(1)
+		_, err = s.conn.Create(part, nil, 0, zk.WorldACL(zk.PermAll))
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create %s: %w", part, err)
 		}
 	}
 	return nil
+}
+
+// Sync makes the server this session talks to catch up with the leader,
+// so that reads after it see every committed write.
+func (s *zkSession) Sync(p string) error {
+	s.requests.Add(1)
+	_, err := s.conn.Sync(s.abs(p))
+	return err
 }
 
 // isDefinite reports whether err is a ZooKeeper answer (the request reached
@@ -245,11 +272,18 @@ func isDefinite(err error) bool {
 	return false
 }
 
+// watchEvent is a watch event tagged with the session that armed the
+// watch, so events of an expired session can be told apart.
+type watchEvent struct {
+	zk.Event
+	session int64
+}
+
 // forward relays one watch event to out unless done closes first. Watches
 // are one-shot: go-zookeeper sends one event and closes the channel (also
 // on session expiry and Close, with EventNotWatching), so every forwarder
 // ends.
-func forward(w <-chan zk.Event, out chan<- zk.Event, done <-chan struct{}) {
+func forward(w <-chan zk.Event, session int64, out chan<- watchEvent, done <-chan struct{}) {
 	if w == nil {
 		return
 	}
@@ -260,12 +294,51 @@ func forward(w <-chan zk.Event, out chan<- zk.Event, done <-chan struct{}) {
 				return
 			}
 			select {
-			case out <- ev:
+			case out <- watchEvent{ev, session}:
 			case <-done:
 			}
 		case <-done:
 		}
 	}()
+}
+
+// lazyHostProvider hands go-zookeeper the connect string's host:port
+// entries unresolved, in turn (go-zookeeper's default provider resolves
+// every name once, up front, and fails the whole connect on one bad name).
+type lazyHostProvider struct {
+	mu      sync.Mutex
+	servers []string
+	next    int
+	tried   int
+}
+
+func (h *lazyHostProvider) Init(servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("no servers")
+	}
+	h.servers = append([]string(nil), servers...)
+	return nil
+}
+
+func (h *lazyHostProvider) Len() int { return len(h.servers) }
+
+func (h *lazyHostProvider) Next() (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	srv := h.servers[h.next]
+	h.next = (h.next + 1) % len(h.servers)
+	h.tried++
+	retryStart := h.tried > len(h.servers)
+	if retryStart {
+		h.tried = 1
+	}
+	return srv, retryStart
+}
+
+func (h *lazyHostProvider) Connected() {
+	h.mu.Lock()
+	h.tried = 0
+	h.mu.Unlock()
 }
 
 // zkLogger adapts go-zookeeper's Printf logger to slog at debug level.

@@ -1,7 +1,6 @@
 package zktest
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	blocked bool
+	stalled bool
 	conns   map[net.Conn]struct{}
 	next    int
 	wg      sync.WaitGroup
@@ -51,11 +51,42 @@ func (p *Proxy) Block() {
 	}
 }
 
-// Unblock lets connections through again.
+// Unblock lets connections through again (it also ends a Stall).
 func (p *Proxy) Unblock() {
 	p.mu.Lock()
-	p.blocked = false
+	p.blocked, p.stalled = false, false
 	p.mu.Unlock()
+}
+
+// Stall silently drops every byte in both directions while keeping the
+// connections open, like a network partition that sends no resets: the
+// client notices only through its own timeouts.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	p.stalled = true
+	p.mu.Unlock()
+}
+
+func (p *Proxy) isStalled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stalled
+}
+
+// pipe copies src to dst, dropping what it reads while the proxy stalls.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.isStalled() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Close stops the proxy and waits for its goroutines.
@@ -120,8 +151,8 @@ func (p *Proxy) serve() {
 			}
 			defer p.untrack(up)
 			done := make(chan struct{}, 2)
-			go func() { _, _ = io.Copy(up, c); up.Close(); done <- struct{}{} }()
-			go func() { _, _ = io.Copy(c, up); c.Close(); done <- struct{}{} }()
+			go func() { p.pipe(up, c); up.Close(); done <- struct{}{} }()
+			go func() { p.pipe(c, up); c.Close(); done <- struct{}{} }()
 			<-done
 			<-done
 		}()
