@@ -1,0 +1,186 @@
+// Command livy-sim runs one simulated Apache Livy server (a livytest
+// server) as a process, registered in ZooKeeper, for demos and failover
+// drills (kill -9 included).
+//
+// Usage:
+//
+//	livy-sim --zk CONNECT [--root /livy] --id N [--listen 127.0.0.1:0]
+//	    [--mode active-passive|multi-active] [--basic-auth USER:PASS] [--csrf]
+//	    [--step 50ms] [--session-timeout 2s] [--thrift HOST:PORT]
+//	    [--register-timeout 30s]
+//
+// Once registered it prints exactly one line on stdout:
+//
+//	livy-sim: id=N listening on http://127.0.0.1:PORT
+//
+// Leadership changes ("livy-sim: id=N is now active" / "... is now
+// passive") and warnings go to stderr. In active-passive mode the latch
+// leader serves and the others answer 307 to it; in multi-active mode every
+// server serves its own sessions (ids N*10_000_000+k). State lives in
+// ZooKeeper (Livy's state-store layout under the root), so a new active
+// server serves every session the old one created.
+//
+// SIGINT or SIGTERM deregisters (so another server takes over at once) and
+// exits 0. Exit status: 2 usage error; 3 ZooKeeper not reachable within
+// --register-timeout; 1 any other failure.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/livytest"
+)
+
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitUnavailable = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process the default way
+	}()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// lockedWriter serialises writes from the leadership handler, the logger
+// and run itself, so lines never interleave.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	errw := &lockedWriter{w: stderr}
+	printf := func(format string, a ...any) {
+		fmt.Fprintf(errw, "livy-sim: "+format+"\n", a...)
+	}
+	fs := flag.NewFlagSet("livy-sim", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var (
+		zkConnect       = fs.String("zk", "", "ZooKeeper connect `string` host:port[,host:port...][/chroot] (required)")
+		root            = fs.String("root", discovery.DefaultRoot, "discovery root `path`; the Livy state store lives under it too")
+		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
+		listen          = fs.String("listen", "127.0.0.1:0", "listen `address`")
+		mode            = fs.String("mode", "active-passive", "`mode`: active-passive or multi-active")
+		basicAuth       = fs.String("basic-auth", "", "require HTTP basic auth `user:pass`")
+		csrf            = fs.Bool("csrf", false, "require X-Requested-By on non-GET/HEAD/OPTIONS requests")
+		step            = fs.Duration("step", 50*time.Millisecond, "one simulated state-progression `step`")
+		sessionTimeout  = fs.Duration("session-timeout", 2*time.Second, "ZooKeeper session `timeout`")
+		thrift          = fs.String("thrift", "", "Thrift endpoint `host:port` to publish (no listener)")
+		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
+	)
+	usage := func(format string, a ...any) int {
+		printf(format+" (see livy-sim -h)", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage: livy-sim --zk CONNECT --id N [flags]\n\nflags:\n")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		return usage("%s", err)
+	}
+	idSet := false
+	fs.Visit(func(f *flag.Flag) { idSet = idSet || f.Name == "id" })
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected arguments %q", fs.Args())
+	case strings.TrimSpace(*zkConnect) == "":
+		return usage("missing --zk")
+	case !idSet:
+		return usage("missing --id")
+	case *id < 0:
+		return usage("bad --id %d (must be >= 0)", *id)
+	case *step <= 0:
+		return usage("bad --step %s (must be positive)", *step)
+	case *sessionTimeout <= 0:
+		return usage("bad --session-timeout %s (must be positive)", *sessionTimeout)
+	case *registerTimeout <= 0:
+		return usage("bad --register-timeout %s (must be positive)", *registerTimeout)
+	}
+	m, err := discovery.ParseMode(*mode)
+	if err != nil {
+		return usage("--mode: %s", strings.TrimPrefix(err.Error(), "discovery: "))
+	}
+	if _, err := discovery.ParseConnectString(*zkConnect); err != nil {
+		return usage("--zk: %s", strings.TrimPrefix(err.Error(), "discovery: "))
+	}
+	if _, err := discovery.CleanPath(*root); err != nil {
+		return usage("--root: %s", strings.TrimPrefix(err.Error(), "discovery: "))
+	}
+	var auth *livytest.BasicAuth
+	if *basicAuth != "" {
+		user, pass, ok := strings.Cut(*basicAuth, ":")
+		if !ok || user == "" {
+			return usage("bad --basic-auth (want user:pass)")
+		}
+		auth = &livytest.BasicAuth{User: user, Password: pass}
+	}
+
+	cfg := livytest.Config{
+		ZK: *zkConnect, Root: *root, ID: *id, Addr: *listen, Mode: m,
+		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Thrift: *thrift,
+		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		OnLeadership: func(active bool) {
+			if active {
+				printf("id=%d is now active", *id)
+			} else {
+				printf("id=%d is now passive", *id)
+			}
+		},
+	}
+	sctx, cancel := context.WithTimeout(ctx, *registerTimeout)
+	srv, err := livytest.Start(sctx, cfg)
+	cancel()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			printf("interrupted before registration (id=%d)", *id)
+			return exitOK
+		case errors.Is(err, discovery.ErrBadRecord), errors.Is(err, discovery.ErrBadConnectString),
+			errors.Is(err, discovery.ErrBadPath), errors.Is(err, discovery.ErrBadOption):
+			return usage("%s", err)
+		case errors.Is(err, discovery.ErrUnavailable):
+			printf("cannot register id=%d within %s: %s", *id, *registerTimeout, err)
+			return exitUnavailable
+		}
+		printf("cannot start id=%d: %s", *id, err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "livy-sim: id=%d listening on %s\n", srv.ID(), srv.URL())
+
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		printf("warning: %s", err)
+	}
+	printf("id=%d stopped", *id)
+	return exitOK
+}

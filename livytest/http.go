@@ -1,0 +1,446 @@
+package livytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/livyha/livyha/discovery"
+)
+
+const (
+	contentTypeJSON = "application/json;charset=utf-8"
+	contentTypeText = "text/plain;charset=utf-8"
+	maxBody         = 10 << 20
+	// redirectWait bounds how long a passive server waits for its resolver
+	// to learn a usable leader (or owner) before answering 503.
+	redirectWait = 500 * time.Millisecond
+)
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w}
+	c := &call{s: s, w: sw, raw: w, r: r}
+	defer func() {
+		status := sw.status
+		switch {
+		case c.aborted:
+			status = 0
+		case status == 0:
+			status = http.StatusOK
+		}
+		s.record(Request{Method: r.Method, Path: r.RequestURI, Header: r.Header.Clone(), Status: status})
+	}()
+	c.serve()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// call is one request being served.
+type call struct {
+	s       *Server
+	w       http.ResponseWriter
+	raw     http.ResponseWriter // the server's writer, for Hijack
+	r       *http.Request
+	method  string  // after X-HTTP-Method-Override
+	user    *string // the authenticated user (Livy's remoteUser), if any
+	aborted bool
+}
+
+func (c *call) serve() {
+	s := c.s
+	// PR #212: the standby filter runs first; a passive server redirects
+	// every method and path without looking at credentials.
+	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.IsActive() {
+		c.redirectToLeader()
+		return
+	}
+	if a := s.cfg.BasicAuth; a != nil {
+		u, p, ok := c.r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(a.User)) != 1 ||
+			subtle.ConstantTimeCompare([]byte(p), []byte(a.Password)) != 1 {
+			c.w.Header().Set("WWW-Authenticate", `Basic realm="livy"`)
+			c.w.Header().Set("Content-Length", "0")
+			c.w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		c.user = &u
+	}
+	if s.cfg.CSRF {
+		switch c.r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if _, ok := c.r.Header["X-Requested-By"]; !ok {
+				c.text(http.StatusBadRequest, "Missing Required Header for CSRF protection.")
+				return
+			}
+		}
+	}
+	c.route()
+}
+
+func (c *call) route() {
+	c.method = c.r.Method
+	if c.method == http.MethodPost { // Scalatra's MethodOverride
+		if o := c.r.Header.Get("X-HTTP-Method-Override"); o != "" {
+			c.method = strings.ToUpper(o)
+		} else if o := c.r.URL.Query().Get("_method"); o != "" {
+			c.method = strings.ToUpper(o)
+		}
+	}
+	if c.method == http.MethodHead {
+		c.method = http.MethodGet
+	}
+	segs, ok := splitPath(c.r.URL.EscapedPath())
+	if !ok {
+		c.notFound()
+		return
+	}
+	switch {
+	case len(segs) == 0:
+		if c.allow(http.MethodGet) {
+			// Livy's root servlet redirects to the UI.
+			c.w.Header().Set("Location", "http://"+c.r.Host+"/ui/")
+			c.w.WriteHeader(http.StatusFound)
+		}
+	case segs[0] == "version" && len(segs) == 1:
+		if c.allow(http.MethodGet) {
+			c.json(http.StatusOK, versionView{Version: LivyVersion, User: "<unknown>", Revision: "<unknown>",
+				Branch: "<unknown>", Date: "<unknown>", URL: "<unknown>"})
+		}
+	case segs[0] == "batches":
+		c.sessions(typeBatch, segs[1:])
+	case segs[0] == "sessions":
+		c.sessions(typeInteractive, segs[1:])
+	default:
+		c.notFound()
+	}
+}
+
+type versionView struct {
+	Version  string `json:"version"`
+	User     string `json:"user"`
+	Revision string `json:"revision"`
+	Branch   string `json:"branch"`
+	Date     string `json:"date"`
+	URL      string `json:"url"`
+}
+
+// splitPath splits an escaped path into unescaped segments, ignoring one
+// leading and one trailing slash.
+func splitPath(p string) ([]string, bool) {
+	p = strings.TrimPrefix(p, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return nil, true
+	}
+	segs := strings.Split(p, "/")
+	for i, sg := range segs {
+		u, err := url.PathUnescape(sg)
+		if err != nil || u == "" {
+			return nil, false
+		}
+		segs[i] = u
+	}
+	return segs, true
+}
+
+// allow reports whether the method is one of allowed; if not it answers
+// 405 with an Allow header, as Scalatra does.
+func (c *call) allow(allowed ...string) bool {
+	for _, m := range allowed {
+		if c.method == m {
+			return true
+		}
+	}
+	c.w.Header().Set("Allow", strings.Join(allowed, ", "))
+	c.w.WriteHeader(http.StatusMethodNotAllowed)
+	return false
+}
+
+var acceptVersion = regexp.MustCompile(`(?s)^application/vnd\.livy\.v([^+]*).*$`)
+
+func (c *call) sessions(typ string, segs []string) {
+	if m := acceptVersion.FindStringSubmatch(c.r.Header.Get("Accept")); m != nil && m[1] != "0.1" {
+		c.json(http.StatusNotAcceptable, "No value found for '"+m[1]+"'")
+		return
+	}
+	if len(segs) == 0 {
+		if !c.allow(http.MethodGet, http.MethodPost) {
+			return
+		}
+		if c.method == http.MethodGet {
+			c.list(typ)
+		} else if typ == typeBatch {
+			c.createBatch()
+		} else {
+			c.createInteractive()
+		}
+		return
+	}
+	id, rest := segs[0], segs[1:]
+	var (
+		allowed []string
+		handle  func()
+	)
+	switch {
+	case len(rest) == 0:
+		allowed = []string{http.MethodGet, http.MethodDelete}
+		handle = func() {
+			if c.method == http.MethodGet {
+				c.get(typ, id)
+			} else {
+				c.delete(typ, id)
+			}
+		}
+	case len(rest) == 1 && rest[0] == "state":
+		allowed, handle = []string{http.MethodGet}, func() { c.state(typ, id) }
+	case len(rest) == 1 && rest[0] == "log":
+		allowed, handle = []string{http.MethodGet}, func() { c.logs(typ, id) }
+	case typ == typeInteractive && len(rest) == 1 && rest[0] == "statements":
+		allowed = []string{http.MethodGet, http.MethodPost}
+		handle = func() {
+			if c.method == http.MethodGet {
+				c.listStatements(id)
+			} else {
+				c.createStatement(id)
+			}
+		}
+	case typ == typeInteractive && len(rest) == 2 && rest[0] == "statements":
+		allowed, handle = []string{http.MethodGet}, func() { c.getStatement(id, rest[1]) }
+	case typ == typeInteractive && len(rest) == 3 && rest[0] == "statements" && rest[2] == "cancel":
+		allowed, handle = []string{http.MethodPost}, func() { c.cancelStatement(id, rest[1]) }
+	default:
+		c.notFound()
+		return
+	}
+	if !c.allow(allowed...) {
+		return
+	}
+	if c.redirectToOwner(typ, id) {
+		return
+	}
+	handle()
+}
+
+// ---- HA redirects ----
+
+func (c *call) redirectToLeader() {
+	me := c.s.cfg.ID
+	c.redirect(func(snap *discovery.Snapshot) (discovery.Server, bool) {
+		l, ok := snap.Leader()
+		return l, ok && l.ID != me
+	}, "This is a standby Livy Instance. The redirect url is: ")
+}
+
+// redirectToOwner answers 307 (or 503) in multi-active mode when the
+// session belongs to another server, and reports whether it answered.
+func (c *call) redirectToOwner(typ, idOrName string) bool {
+	s := c.s
+	if !s.st.multi {
+		return false
+	}
+	var owner int
+	if allDigits(idOrName) {
+		id, ok := javaParseInt(idOrName)
+		if !ok {
+			return false // the handler answers 400
+		}
+		owner = id / discovery.SessionIDBlock
+	} else {
+		o, found, err := s.ownerByName(typ, idOrName)
+		if err != nil || !found {
+			return false
+		}
+		owner = o
+	}
+	if owner == s.cfg.ID {
+		return false
+	}
+	c.redirect(func(snap *discovery.Snapshot) (discovery.Server, bool) {
+		return snap.ServerByID(owner)
+	}, "This Livy server does not own session "+idOrName+". The redirect url is: ")
+	return true
+}
+
+// redirect answers 307 to the server pick chooses, with the request's
+// path and query on that server's scheme://host:port; 503 when no such
+// server is known within redirectWait.
+func (c *call) redirect(pick func(*discovery.Snapshot) (discovery.Server, bool), bodyPrefix string) {
+	srv, ok := c.s.awaitServer(c.r.Context(), pick)
+	if !ok {
+		c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
+		return
+	}
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
+		return
+	}
+	uri := c.r.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		uri = c.r.URL.RequestURI()
+	}
+	loc := u.Scheme + "://" + u.Host + uri
+	c.w.Header().Set("Location", loc)
+	c.text(http.StatusTemporaryRedirect, bodyPrefix+loc)
+}
+
+func (s *Server) awaitServer(ctx context.Context, pick func(*discovery.Snapshot) (discovery.Server, bool)) (discovery.Server, bool) {
+	if s.res == nil {
+		return discovery.Server{}, false
+	}
+	timer := time.NewTimer(redirectWait)
+	defer timer.Stop()
+	for {
+		snap := s.res.Snapshot()
+		if snap.Ready() {
+			if srv, ok := pick(snap); ok {
+				return srv, true
+			}
+		}
+		select {
+		case <-snap.Changed():
+		case <-timer.C:
+			return discovery.Server{}, false
+		case <-ctx.Done():
+			return discovery.Server{}, false
+		}
+	}
+}
+
+// stillActive re-checks leadership just before a mutation (under s.mu);
+// a server that lost it redirects instead of writing.
+func (c *call) stillActive() bool {
+	s := c.s
+	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.IsActive() {
+		c.redirectToLeader()
+		return false
+	}
+	return true
+}
+
+// abortAfterCommit runs the AbortAfterCommit seam; when it asks for it, the
+// connection is closed without a response.
+func (c *call) abortAfterCommit() bool {
+	f := c.s.cfg.AbortAfterCommit
+	if f == nil || !f(c.r) {
+		return false
+	}
+	c.aborted = true
+	conn, _, err := http.NewResponseController(c.raw).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler) // ServeHTTP's deferred logging still runs
+	}
+	_ = conn.Close()
+	return true
+}
+
+// ---- responses ----
+
+func (c *call) json(status int, v any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		b.Reset()
+		_ = json.NewEncoder(&b).Encode("java.lang.RuntimeException: livytest: " + err.Error())
+	}
+	body := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	h := c.w.Header()
+	h.Set("Content-Type", contentTypeJSON)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(body)
+}
+
+func (c *call) text(status int, s string) {
+	h := c.w.Header()
+	h.Set("Content-Type", contentTypeText)
+	h.Set("Content-Length", strconv.Itoa(len(s)))
+	c.w.WriteHeader(status)
+	_, _ = io.WriteString(c.w, s)
+}
+
+func (c *call) fail(e *apiError) { c.json(e.status, e.body) }
+
+func (c *call) notFound() { c.text(http.StatusNotFound, "Not Found") }
+
+func storeError(err error) *apiError {
+	return errString(http.StatusInternalServerError, "java.lang.RuntimeException: livytest: state store: "+err.Error())
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if !unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// queryInt reads an optional integer query parameter with Java's
+// Integer.parseInt rules.
+func (c *call) queryInt(name string, def int) (int, *apiError) {
+	vs, ok := c.r.URL.Query()[name]
+	if !ok || len(vs) == 0 {
+		return def, nil
+	}
+	v, ok := javaParseInt(vs[0])
+	if !ok {
+		return 0, numberFormat(vs[0])
+	}
+	return v, nil
+}
+
+func (c *call) body() ([]byte, *apiError) {
+	b, err := io.ReadAll(io.LimitReader(c.r.Body, maxBody+1))
+	if err != nil {
+		return nil, errString(http.StatusBadRequest, "livytest: reading request body: "+err.Error())
+	}
+	if len(b) > maxBody {
+		return nil, errString(http.StatusRequestEntityTooLarge, "livytest: request body too large")
+	}
+	return b, nil
+}
+
+// clamp returns the bounds of Scala's view(from, until) on n elements.
+func clamp(n, from, until int) (int, int) {
+	if from < 0 {
+		from = 0
+	}
+	if until > n {
+		until = n
+	}
+	if from > until {
+		return 0, 0
+	}
+	return from, until
+}

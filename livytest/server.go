@@ -1,0 +1,357 @@
+package livytest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livyha/livyha/discovery"
+)
+
+// LivyVersion is what GET /version and the server record report.
+const LivyVersion = "0.8.0-incubating"
+
+// Config configures a Server. The zero value is a standalone server on a
+// random loopback port.
+type Config struct {
+	// ZK is the ZooKeeper connect string (a chroot is allowed). Empty: a
+	// standalone server (always active, state in memory, no HA).
+	ZK string
+	// Root is the discovery root (default discovery.DefaultRoot, "/livy").
+	Root string
+	// StatePrefix is Livy's state-store key prefix
+	// (livy.server.recovery.zk-state-store.key-prefix). Default: Root
+	// without the leading "/", so records live at <Root>/v1/batch/<id>,
+	// <Root>/v1/interactive/<id> and the counters at
+	// <Root>/v1/{batch,interactive}/state.
+	StatePrefix string
+	// ID is the server id (livy.server.id).
+	ID int
+	// Addr is the listen address (default "127.0.0.1:0").
+	Addr string
+	// Mode is discovery.ActivePassive (default) or discovery.MultiActive.
+	Mode discovery.Mode
+	// SessionTimeout is the ZooKeeper session timeout (default 2s).
+	SessionTimeout time.Duration
+	// Step is one state-progression step (default 50ms): a batch is
+	// starting for 2 steps, running until step 6, then success (or dead
+	// when its file name contains "fail"); an interactive session starts
+	// for 2 steps; a statement waits 1 step and runs 1 step.
+	Step time.Duration
+	// BasicAuth, when set, is required on every request (else 401).
+	BasicAuth *BasicAuth
+	// CSRF enables livy.server.csrf-protection: methods other than GET,
+	// HEAD and OPTIONS need an X-Requested-By header.
+	CSRF bool
+	// Thrift is an optional host:port published in the server record.
+	Thrift string
+	// Logger receives the server's logs; silent by default.
+	Logger *slog.Logger
+	// OnLeadership, if set, is called (from a discovery goroutine; it must
+	// not block) each time the server becomes active (true) or passive
+	// (false) in active-passive mode.
+	OnLeadership func(active bool)
+
+	// AbortAfterCommit is a test seam. It is called after a create (POST
+	// /batches, POST /sessions, POST /sessions/{id}/statements) has been
+	// committed to the state store and before the response is written;
+	// returning true makes the server close the connection without
+	// answering (a crash between commit and reply).
+	AbortAfterCommit func(r *http.Request) bool
+}
+
+// BasicAuth holds the credentials a server requires.
+type BasicAuth struct{ User, Password string }
+
+// Request is one request a Server received.
+type Request struct {
+	Method string
+	Path   string // path and query, as sent
+	Header http.Header
+	Status int // status written; 0 if the connection was aborted
+}
+
+// Server is a running stand-in for one Livy server.
+type Server struct {
+	cfg         Config
+	log         *slog.Logger
+	url         string
+	incarnation string
+	st          *store
+	reg         *discovery.Registrar // nil when standalone
+	res         *discovery.Resolver  // nil when standalone
+	hs          *http.Server
+	serveDone   chan struct{}
+
+	activeSince atomic.Int64 // Unix ms when the server last became active
+	closed      atomic.Bool
+
+	mu sync.Mutex // serialises state-store mutations
+
+	reqMu sync.Mutex
+	reqs  []Request
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts a server: it listens, connects to ZooKeeper, registers
+// through discovery.Register (joining the leader latch in active-passive
+// mode) and returns once registered and serving. It fails when ctx ends
+// first; an unreachable ZooKeeper gives an error wrapping
+// discovery.ErrUnavailable.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Root == "" {
+		cfg.Root = discovery.DefaultRoot
+	}
+	root, err := discovery.CleanPath(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("livytest: root: %w", err)
+	}
+	cfg.Root = root
+	if cfg.StatePrefix == "" {
+		cfg.StatePrefix = strings.TrimPrefix(root, "/")
+		if cfg.StatePrefix == "" {
+			cfg.StatePrefix = "livy"
+		}
+	}
+	base, err := discovery.CleanPath("/" + strings.Trim(cfg.StatePrefix, "/"))
+	if err != nil || base == "/" {
+		return nil, fmt.Errorf("livytest: bad state prefix %q", cfg.StatePrefix)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 2 * time.Second
+	}
+	if cfg.Step <= 0 {
+		cfg.Step = 50 * time.Millisecond
+	}
+	if cfg.Mode != discovery.ActivePassive && cfg.Mode != discovery.MultiActive {
+		return nil, fmt.Errorf("livytest: unknown mode %v", cfg.Mode)
+	}
+	if cfg.ID < 0 || (cfg.Mode == discovery.MultiActive && cfg.ID > (1<<31-1)/discovery.SessionIDBlock) {
+		return nil, fmt.Errorf("livytest: bad server id %d", cfg.ID)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(discardHandler{})
+	}
+
+	s := &Server{
+		cfg:         cfg,
+		log:         logger,
+		incarnation: newIncarnation(),
+		serveDone:   make(chan struct{}),
+		st: &store{base: base + "/v1", id: cfg.ID,
+			multi: cfg.ZK != "" && cfg.Mode == discovery.MultiActive},
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("livytest: %w", err)
+	}
+	s.url = "http://" + advertised(ln.Addr())
+	var cleanup []func()
+	fail := func(err error) (*Server, error) {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+		_ = ln.Close()
+		return nil, err
+	}
+
+	if cfg.ZK == "" {
+		s.st.kv = newMemKV()
+		s.activeSince.Store(time.Now().UnixMilli())
+	} else {
+		cs, err := discovery.ParseConnectString(cfg.ZK)
+		if err != nil {
+			return fail(fmt.Errorf("livytest: %w", err))
+		}
+		kvz, err := dialKV(cs, cfg.SessionTimeout, logger)
+		if err != nil {
+			return fail(err)
+		}
+		s.st.kv = kvz
+		cleanup = append(cleanup, kvz.Close)
+		opts := []discovery.Option{
+			discovery.WithRoot(cfg.Root),
+			discovery.WithSessionTimeout(cfg.SessionTimeout),
+			discovery.WithLogger(logger),
+			discovery.WithMode(cfg.Mode),
+		}
+		res, err := discovery.NewResolver(cfg.ZK, opts...)
+		if err != nil {
+			return fail(fmt.Errorf("livytest: %w", err))
+		}
+		s.res = res
+		cleanup = append(cleanup, func() { _ = res.Close() })
+		if cfg.Mode == discovery.MultiActive {
+			s.activeSince.Store(time.Now().UnixMilli())
+		}
+		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift, Version: LivyVersion}
+		reg, err := discovery.Register(ctx, cfg.ZK, rec, append(opts,
+			discovery.WithElection(cfg.Mode == discovery.ActivePassive),
+			discovery.WithLeadershipHandler(s.onLeadership))...)
+		if err != nil {
+			return fail(fmt.Errorf("livytest: %w", err))
+		}
+		s.reg = reg
+		cleanup = append(cleanup, func() { _ = reg.Close() })
+		if _, err := res.Wait(ctx); err != nil {
+			return fail(fmt.Errorf("livytest: %w", err))
+		}
+	}
+
+	s.hs = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	go func() {
+		defer close(s.serveDone)
+		_ = s.hs.Serve(ln)
+	}()
+	s.log.Info("livytest: server started", "id", cfg.ID, "url", s.url, "mode", cfg.Mode.String(), "standalone", cfg.ZK == "")
+	return s, nil
+}
+
+// NewServer starts a server for a test and closes it in t.Cleanup; it
+// calls t.Fatal if the server cannot start.
+func NewServer(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("livytest: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// URL returns the server's base URL, "http://127.0.0.1:port".
+func (s *Server) URL() string { return s.url }
+
+// ID returns the server id.
+func (s *Server) ID() int { return s.cfg.ID }
+
+// IsActive reports whether the server serves requests itself: the latch
+// leader in active-passive mode; always in multi-active and standalone
+// mode; never after Close.
+func (s *Server) IsActive() bool {
+	switch {
+	case s.closed.Load():
+		return false
+	case s.reg == nil || s.cfg.Mode == discovery.MultiActive:
+		return true
+	}
+	return s.reg.IsLeader()
+}
+
+// Requests returns the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	out := make([]Request, len(s.reqs))
+	for i, r := range s.reqs {
+		r.Header = r.Header.Clone()
+		out[i] = r
+	}
+	return out
+}
+
+// Close stops the server: it deregisters (its znodes are deleted at once,
+// so another server takes over without waiting for a session timeout),
+// stops the HTTP server (waiting at most 2s for requests in flight) and
+// closes its ZooKeeper sessions. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		var errs []error
+		if s.reg != nil {
+			if err := s.reg.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := s.hs.Shutdown(ctx); err != nil {
+			_ = s.hs.Close()
+		}
+		cancel()
+		<-s.serveDone
+		if s.res != nil {
+			if err := s.res.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.st.kv.Close()
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("livytest: server closed", "id", s.cfg.ID)
+	})
+	return s.closeErr
+}
+
+func (s *Server) onLeadership(v bool) {
+	if v {
+		s.activeSince.Store(time.Now().UnixMilli())
+	}
+	s.log.Info("livytest: leadership changed", "id", s.cfg.ID, "active", v)
+	if s.cfg.OnLeadership != nil {
+		s.cfg.OnLeadership(v)
+	}
+}
+
+func (s *Server) record(r Request) {
+	s.reqMu.Lock()
+	s.reqs = append(s.reqs, r)
+	s.reqMu.Unlock()
+}
+
+// advertised turns a listen address into a dialable host:port.
+func advertised(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func newIncarnation() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func randomAlnum(n int) string {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}
+
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }

@@ -1,0 +1,701 @@
+package livytest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/livyha/livyha/discovery"
+)
+
+// ---- state-store access ----
+
+// stored is a record with the store version it was read at.
+type stored struct {
+	rec     record
+	version int32
+}
+
+// load reads one record; nil when it does not exist or does not decode
+// (Livy skips records it cannot read).
+func (s *Server) load(typ string, id int) (*stored, error) {
+	data, version, err := s.st.kv.Get(s.st.path(typ, id))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := decodeRecord(typ, data)
+	if err != nil || rec.sessionID() != id {
+		s.log.Warn("livytest: skipping unreadable session record", "type", typ, "id", id, "err", err)
+		return nil, nil
+	}
+	return &stored{rec: rec, version: version}, nil
+}
+
+// loadAny reads every record of typ, in id order.
+func (s *Server) loadAny(typ string) ([]*stored, error) {
+	ids, err := s.st.ids(typ)
+	if err != nil {
+		return nil, err
+	}
+	var out []*stored
+	for _, id := range ids {
+		st, err := s.load(typ, id)
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// owns reports whether this server owns session id (always, except in
+// multi-active mode).
+func (s *Server) owns(id int) bool {
+	return !s.st.multi || id/discovery.SessionIDBlock == s.cfg.ID
+}
+
+// recovered applies what Livy's recovery would have done to a record written
+// by another server process, and reports whether this server knows the
+// session at all:
+//   - a batch without file never reached Livy's store: unknown;
+//   - a batch that died before this server became active was removed from
+//     the store when it died: unknown;
+//   - an interactive session whose RSC driver was not up yet when this
+//     server became active is recovered as dead.
+func (s *Server) recovered(r record) bool {
+	m := r.meta()
+	if m.Incarnation == s.incarnation {
+		return true
+	}
+	since := time.UnixMilli(s.activeSince.Load())
+	step := m.step(s.cfg.Step)
+	switch r := r.(type) {
+	case *batchRecord:
+		if r.Sim.NoFile || (r.failed() && r.finishedAt(step).Before(since)) {
+			return false
+		}
+	case *interactiveRecord:
+		if ms(m.Created).Add(sessionUpSteps * step).After(since) {
+			r.recoveredDead = true
+		}
+	}
+	return true
+}
+
+// sessionsOf returns the sessions of typ this server knows (owned and
+// recovered), in id order.
+func (s *Server) sessionsOf(typ string) ([]*stored, error) {
+	all, err := s.loadAny(typ)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, st := range all {
+		if s.owns(st.rec.sessionID()) && s.recovered(st.rec) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// find resolves the {id} path parameter: all digits → by id, otherwise by
+// name (Livy's doWithSession).
+func (s *Server) find(typ, idOrName string) (*stored, *apiError) {
+	notFound := errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName)
+	if allDigits(idOrName) {
+		id, ok := javaParseInt(idOrName)
+		if !ok {
+			return nil, numberFormat(idOrName)
+		}
+		if !s.owns(id) {
+			return nil, notFound
+		}
+		st, err := s.load(typ, id)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		if st == nil || !s.recovered(st.rec) {
+			return nil, notFound
+		}
+		return st, nil
+	}
+	all, err := s.sessionsOf(typ)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	for _, st := range all {
+		if n := st.rec.sessionName(); n != nil && *n == idOrName {
+			return st, nil
+		}
+	}
+	return nil, notFound
+}
+
+// ownerByName finds the server owning the session called name.
+func (s *Server) ownerByName(typ, name string) (int, bool, error) {
+	all, err := s.loadAny(typ)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, st := range all {
+		if n := st.rec.sessionName(); n != nil && *n == name {
+			if s.owns(st.rec.sessionID()) && !s.recovered(st.rec) {
+				continue
+			}
+			return st.rec.sessionID() / discovery.SessionIDBlock, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// nameTaken reports whether a known session of typ (on any server) is
+// called name.
+func (s *Server) nameTaken(typ, name string) (bool, error) {
+	_, found, err := s.ownerByName(typ, name)
+	return found, err
+}
+
+func (s *Server) meta(now time.Time) simMeta {
+	return simMeta{Created: now.UnixMilli(), Server: s.cfg.ID, Incarnation: s.incarnation, StepNS: int64(s.cfg.Step)}
+}
+
+func (s *Server) create(typ string, r record) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	err = s.st.kv.Create(s.st.path(typ, r.sessionID()), data)
+	if errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("session record %d already exists (state-store counter behind?)", r.sessionID())
+	}
+	return err
+}
+
+func (s *Server) update(typ string, r record, version int32) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.st.kv.Set(s.st.path(typ, r.sessionID()), data, version)
+}
+
+// ---- handlers common to /batches and /sessions ----
+
+func pathOf(typ string) string {
+	if typ == typeBatch {
+		return "/batches/"
+	}
+	return "/sessions/"
+}
+
+func (s *Server) view(r record, now time.Time) any {
+	step := r.meta().step(s.cfg.Step)
+	switch r := r.(type) {
+	case *batchRecord:
+		return r.view(now, step)
+	case *interactiveRecord:
+		return r.view(now, step)
+	}
+	return nil
+}
+
+func stateOf(r record, now time.Time, def time.Duration) string {
+	step := r.meta().step(def)
+	switch r := r.(type) {
+	case *batchRecord:
+		return r.state(now, step)
+	case *interactiveRecord:
+		return r.state(now, step)
+	}
+	return ""
+}
+
+func logOf(r record, now time.Time, def time.Duration) []string {
+	step := r.meta().step(def)
+	switch r := r.(type) {
+	case *batchRecord:
+		return r.logLines(now, step)
+	case *interactiveRecord:
+		return r.logLines(now, step)
+	}
+	return nil
+}
+
+type listView struct {
+	From     int   `json:"from"`
+	Total    int   `json:"total"`
+	Sessions []any `json:"sessions"`
+}
+
+func (c *call) list(typ string) {
+	from, aerr := c.queryInt("from", 0)
+	if aerr == nil {
+		var size int
+		if size, aerr = c.queryInt("size", 100); aerr == nil {
+			all, err := c.s.sessionsOf(typ)
+			if err != nil {
+				c.fail(storeError(err))
+				return
+			}
+			now := time.Now()
+			lo, hi := clamp(len(all), from, from+size)
+			out := listView{From: from, Total: len(all), Sessions: []any{}}
+			for _, st := range all[lo:hi] {
+				out.Sessions = append(out.Sessions, c.s.view(st.rec, now))
+			}
+			c.json(http.StatusOK, out)
+			return
+		}
+	}
+	c.fail(aerr)
+}
+
+func (c *call) get(typ, idOrName string) {
+	st, aerr := c.s.find(typ, idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	c.json(http.StatusOK, c.s.view(st.rec, time.Now()))
+}
+
+type stateView struct {
+	ID    int    `json:"id"`
+	State string `json:"state"`
+}
+
+func (c *call) state(typ, idOrName string) {
+	st, aerr := c.s.find(typ, idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	c.json(http.StatusOK, stateView{ID: st.rec.sessionID(), State: stateOf(st.rec, time.Now(), c.s.cfg.Step)})
+}
+
+type logView struct {
+	ID    int      `json:"id"`
+	From  int      `json:"from"`
+	Total int      `json:"total"`
+	Log   []string `json:"log"`
+}
+
+// logs is Livy's serializeLogs: size defaults to 100 (negative: all),
+// from defaults to the tail.
+func (c *call) logs(typ, idOrName string) {
+	st, aerr := c.s.find(typ, idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	from, aerr := c.queryInt("from", -1)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	size, aerr := c.queryInt("size", 100)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	lines := logOf(st.rec, time.Now(), c.s.cfg.Step)
+	if size < 0 {
+		size = len(lines)
+	}
+	if from < 0 {
+		from = max(0, len(lines)-size)
+	}
+	lo, hi := clamp(len(lines), from, from+size)
+	c.json(http.StatusOK, logView{ID: st.rec.sessionID(), From: from, Total: len(lines), Log: append([]string{}, lines[lo:hi]...)})
+}
+
+func (c *call) delete(typ, idOrName string) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.stillActive() {
+		return
+	}
+	st, aerr := s.find(typ, idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	id := st.rec.sessionID()
+	err := s.st.kv.Delete(s.st.path(typ, id), -1)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+		c.fail(errMsg(http.StatusNotFound, "Session %d already stopped.", id))
+	case err != nil:
+		c.fail(storeError(err))
+	default:
+		c.json(http.StatusOK, msgBody{Msg: "deleted"})
+	}
+}
+
+// validName is Livy's Session name check: a name must not be all digits
+// (the empty name counts as all digits).
+func validName(n string) bool { return !allDigits(n) }
+
+// checkName applies Livy's create-time name rules after the id has been
+// taken: invalid (all digits) and duplicate names are rejected.
+func (c *call) checkName(typ string, name *string, id int) *apiError {
+	if name == nil {
+		return nil
+	}
+	if !validName(*name) {
+		return errMsg(http.StatusBadRequest, "Rejected, Reason: Invalid session name: %s", *name)
+	}
+	taken, err := c.s.nameTaken(typ, *name)
+	if err != nil {
+		return storeError(err)
+	}
+	if taken {
+		return errMsg(http.StatusBadRequest, "Rejected, Reason: Duplicate session name: Some(%s) for session %d", *name, id)
+	}
+	return nil
+}
+
+func (c *call) created(typ string, r record, now time.Time) {
+	c.w.Header().Set("Location", pathOf(typ)+strconv.Itoa(r.sessionID()))
+	c.json(http.StatusCreated, c.s.view(r, now))
+}
+
+func (c *call) createBatch() {
+	s := c.s
+	body, aerr := c.body()
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	req, aerr := parseCreateBatch(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.stillActive() {
+		return
+	}
+	id, err := s.st.nextID(typeBatch)
+	if err != nil {
+		c.fail(storeError(err))
+		return
+	}
+	if aerr := c.checkName(typeBatch, req.Name, id); aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	now := time.Now()
+	rec := &batchRecord{
+		ID: id, Name: req.Name, AppTag: fmt.Sprintf("livy-batch-%d-%s", id, randomAlnum(8)),
+		Owner: c.user, Version: 1,
+		Sim: batchSim{simMeta: s.meta(now), ClassName: req.ClassName, Args: orEmpty(req.Args)},
+	}
+	if req.File == nil {
+		rec.Sim.NoFile = true
+	} else {
+		rec.Sim.File = *req.File
+	}
+	if err := s.create(typeBatch, rec); err != nil {
+		c.fail(storeError(err))
+		return
+	}
+	if rec.Sim.NoFile {
+		// Livy registers the session before start() fails the requirement.
+		c.fail(errMsg(http.StatusBadRequest, "Rejected, Reason: requirement failed: File is required."))
+		return
+	}
+	if c.abortAfterCommit() {
+		return
+	}
+	c.created(typeBatch, rec, now)
+}
+
+func (c *call) createInteractive() {
+	s := c.s
+	body, aerr := c.body()
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	req, aerr := parseCreateInteractive(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.stillActive() {
+		return
+	}
+	id, err := s.st.nextID(typeInteractive)
+	if err != nil {
+		c.fail(storeError(err))
+		return
+	}
+	for _, t := range []*string{req.TTL, req.IdleTimeout} {
+		if t != nil {
+			if msg := checkTimeString(*t); msg != "" {
+				c.fail(errMsg(http.StatusBadRequest, "Rejected, Reason: %s", msg))
+				return
+			}
+		}
+	}
+	if aerr := c.checkName(typeInteractive, req.Name, id); aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	now := time.Now()
+	conf := req.Conf
+	if conf == nil {
+		conf = map[string]string{}
+	}
+	rsc := fmt.Sprintf("rsc://127.0.0.1:0/livytest-%d", id)
+	rec := &interactiveRecord{
+		ID: id, Name: req.Name, AppTag: fmt.Sprintf("livy-session-%d-%s", id, randomAlnum(8)),
+		Kind: req.Kind, HeartbeatTimeoutS: req.HeartbeatTimeoutInSecond, Owner: c.user,
+		TTL: req.TTL, IdleTimeout: req.IdleTimeout,
+		DriverMemory: req.DriverMemory, DriverCores: req.DriverCores,
+		ExecutorMemory: req.ExecutorMemory, ExecutorCores: req.ExecutorCores,
+		Conf: conf, Archives: orEmpty(req.Archives), Files: orEmpty(req.Files), Jars: orEmpty(req.Jars),
+		NumExecutors: req.NumExecutors, PyFiles: orEmpty(req.PyFiles), Queue: req.Queue,
+		RSCDriverURI: &rsc, Version: 1,
+		Sim: interactiveSim{simMeta: s.meta(now), Statements: []stmtRecord{}},
+	}
+	if err := s.create(typeInteractive, rec); err != nil {
+		c.fail(storeError(err))
+		return
+	}
+	if c.abortAfterCommit() {
+		return
+	}
+	c.created(typeInteractive, rec, now)
+}
+
+// ---- statements ----
+
+// serverSideState is the state Livy's ensureRunning reports.
+func serverSideState(r *interactiveRecord, now time.Time, step time.Duration) string {
+	if r.recoveredDead {
+		return "dead"
+	}
+	if !r.running(now, step) {
+		return "starting"
+	}
+	return "running"
+}
+
+func notRunning(state string) *apiError {
+	return errString(http.StatusInternalServerError, "java.lang.IllegalStateException: Session is in state "+state)
+}
+
+// rpcError is how an exception thrown in the Livy driver reaches the REST
+// client: a 500 whose body is the ExecutionException's toString.
+func rpcError(exception string) *apiError {
+	return errString(http.StatusInternalServerError,
+		"java.util.concurrent.ExecutionException: org.apache.livy.rsc.rpc.RpcException: "+exception+
+			"\n\tat org.apache.livy.repl.Session.execute(Session.scala)")
+}
+
+func (c *call) findInteractive(idOrName string) (*interactiveRecord, int32, *apiError) {
+	st, aerr := c.s.find(typeInteractive, idOrName)
+	if aerr != nil {
+		return nil, 0, aerr
+	}
+	return st.rec.(*interactiveRecord), st.version, nil
+}
+
+func (c *call) createStatement(idOrName string) {
+	s := c.s
+	body, aerr := c.body()
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	req, aerr := parseExecute(body)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.stillActive() {
+		return
+	}
+	for {
+		rec, version, aerr := c.findInteractive(idOrName)
+		if aerr != nil {
+			c.fail(aerr)
+			return
+		}
+		now := time.Now()
+		step := rec.meta().step(s.cfg.Step)
+		if st := serverSideState(rec, now, step); st != "running" {
+			c.fail(notRunning(st))
+			return
+		}
+		if req.Code == nil {
+			c.fail(errNPE)
+			return
+		}
+		var kind string
+		switch {
+		case req.Kind != nil:
+			k, ok := kindNames[*req.Kind]
+			if !ok {
+				c.fail(rpcError("java.lang.IllegalArgumentException: Invalid kind: " + *req.Kind))
+				return
+			}
+			kind = k
+		case rec.Kind != "shared":
+			kind = rec.Kind
+		default:
+			c.fail(rpcError("java.lang.IllegalArgumentException: Code type should be specified if session kind is shared"))
+			return
+		}
+		sid := len(rec.Sim.Statements)
+		rec.Sim.Statements = append(rec.Sim.Statements, stmtRecord{ID: sid, Code: *req.Code, Kind: kind, Created: now.UnixMilli()})
+		err := s.update(typeInteractive, rec, version)
+		switch {
+		case errors.Is(err, zk.ErrBadVersion):
+			continue // changed under us (another server in a failover race): retry
+		case errors.Is(err, zk.ErrNoNode):
+			c.fail(errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName))
+			return
+		case err != nil:
+			c.fail(storeError(err))
+			return
+		}
+		if c.abortAfterCommit() {
+			return
+		}
+		c.w.Header().Set("Location", fmt.Sprintf("/sessions/%d/statements/%d", rec.ID, sid))
+		c.json(http.StatusCreated, rec.statementViews(now, step)[sid])
+		return
+	}
+}
+
+type statementsView struct {
+	TotalStatements int             `json:"total_statements"`
+	Statements      []statementView `json:"statements"`
+}
+
+func (c *call) listStatements(idOrName string) {
+	rec, _, aerr := c.findInteractive(idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	if rec.recoveredDead {
+		c.fail(errMsg(http.StatusBadRequest, "requirement failed: Session isn't active."))
+		return
+	}
+	views := rec.statementViews(time.Now(), rec.meta().step(c.s.cfg.Step))
+	if strings.EqualFold(strings.TrimSpace(c.r.URL.Query().Get("order")), "desc") {
+		slices.Reverse(views)
+	}
+	from, aerr := c.queryInt("from", 0)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	size, aerr := c.queryInt("size", len(views))
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	lo, hi := clamp(len(views), from, from+size)
+	c.json(http.StatusOK, statementsView{TotalStatements: len(views), Statements: append([]statementView{}, views[lo:hi]...)})
+}
+
+func (c *call) getStatement(idOrName, sidParam string) {
+	rec, _, aerr := c.findInteractive(idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	sid, ok := javaParseInt(sidParam)
+	if !ok {
+		c.fail(numberFormat(sidParam))
+		return
+	}
+	if rec.recoveredDead {
+		c.fail(errMsg(http.StatusBadRequest, "requirement failed: Session isn't active."))
+		return
+	}
+	for _, v := range rec.statementViews(time.Now(), rec.meta().step(c.s.cfg.Step)) {
+		if v.ID == sid {
+			c.json(http.StatusOK, v)
+			return
+		}
+	}
+	c.fail(errString(http.StatusNotFound, "Statement not found"))
+}
+
+func (c *call) cancelStatement(idOrName, sidParam string) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.stillActive() {
+		return
+	}
+	for {
+		rec, version, aerr := c.findInteractive(idOrName)
+		if aerr != nil {
+			c.fail(aerr)
+			return
+		}
+		sid, ok := javaParseInt(sidParam)
+		if !ok {
+			c.fail(numberFormat(sidParam))
+			return
+		}
+		now := time.Now()
+		step := rec.meta().step(s.cfg.Step)
+		if st := serverSideState(rec, now, step); st != "running" {
+			c.fail(notRunning(st))
+			return
+		}
+		changed := false
+		tl := rec.timeline(step)
+		for i := range rec.Sim.Statements {
+			if rec.Sim.Statements[i].ID != sid {
+				continue
+			}
+			switch stmtStateAt(tl[i], now) {
+			case "waiting", "running":
+				rec.Sim.Statements[i].Cancelled = now.UnixMilli()
+				changed = true
+			}
+		}
+		if changed {
+			err := s.update(typeInteractive, rec, version)
+			switch {
+			case errors.Is(err, zk.ErrBadVersion):
+				continue
+			case errors.Is(err, zk.ErrNoNode):
+				c.fail(errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName))
+				return
+			case err != nil:
+				c.fail(storeError(err))
+				return
+			}
+		}
+		c.json(http.StatusOK, msgBody{Msg: "canceled"})
+		return
+	}
+}

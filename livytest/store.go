@@ -1,0 +1,271 @@
+package livytest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/livyha/livyha/discovery"
+)
+
+// kv is the minimal versioned key-value interface the state store needs:
+// ZooKeeper in HA mode, a map in standalone mode. Errors are go-zookeeper's
+// sentinels (zk.ErrNoNode, zk.ErrNodeExists, zk.ErrBadVersion) in both.
+type kv interface {
+	Get(p string) ([]byte, int32, error)
+	// Children returns the child names of p (nil when p does not exist).
+	Children(p string) ([]string, error)
+	// Create creates p (and missing parents) with data.
+	Create(p string, data []byte) error
+	// Set replaces p's data if its version is version (-1: any).
+	Set(p string, data []byte, version int32) error
+	Delete(p string, version int32) error
+	Close()
+}
+
+// zkKV is a kv on its own ZooKeeper session. go-zookeeper has no chroot
+// support, so the connect string's chroot is prefixed here.
+type zkKV struct {
+	conn   *zk.Conn
+	chroot string
+}
+
+func dialKV(cs discovery.ConnectString, timeout time.Duration, log *slog.Logger) (*zkKV, error) {
+	conn, _, err := zk.Connect(cs.Servers, timeout,
+		zk.WithLogInfo(false), zk.WithLogger(zkLogger{log}))
+	if err != nil {
+		return nil, fmt.Errorf("%w: state store: %w", discovery.ErrUnavailable, err)
+	}
+	return &zkKV{conn: conn, chroot: cs.Chroot}, nil
+}
+
+func (z *zkKV) abs(p string) string { return z.chroot + p }
+
+func (z *zkKV) Get(p string) ([]byte, int32, error) {
+	d, st, err := z.conn.Get(z.abs(p))
+	if err != nil {
+		return nil, 0, err
+	}
+	return d, st.Version, nil
+}
+
+func (z *zkKV) Children(p string) ([]string, error) {
+	kids, _, err := z.conn.Children(z.abs(p))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	return kids, err
+}
+
+func (z *zkKV) Create(p string, data []byte) error {
+	_, err := z.conn.Create(z.abs(p), data, 0, zk.WorldACL(zk.PermAll))
+	if !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	// Parents missing: create them (creatingParentsIfNeeded, as Livy).
+	full := z.abs(path.Dir(p))
+	for i := 1; i <= len(full); i++ {
+		if i != len(full) && full[i] != '/' {
+			continue
+		}
+		if _, err := z.conn.Create(full[:i], nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+	}
+	_, err = z.conn.Create(z.abs(p), data, 0, zk.WorldACL(zk.PermAll))
+	return err
+}
+
+func (z *zkKV) Set(p string, data []byte, version int32) error {
+	_, err := z.conn.Set(z.abs(p), data, version)
+	return err
+}
+
+func (z *zkKV) Delete(p string, version int32) error { return z.conn.Delete(z.abs(p), version) }
+
+func (z *zkKV) Close() { z.conn.Close() }
+
+// zkLogger adapts go-zookeeper's Printf logger to slog (debug level).
+type zkLogger struct{ l *slog.Logger }
+
+func (z zkLogger) Printf(format string, args ...any) {
+	if z.l.Enabled(context.Background(), slog.LevelDebug) {
+		z.l.Debug(fmt.Sprintf("zk: "+format, args...))
+	}
+}
+
+// memKV is the standalone kv: a map with ZooKeeper-like versions.
+type memKV struct {
+	mu    sync.Mutex
+	nodes map[string]*memNode
+}
+
+type memNode struct {
+	data    []byte
+	version int32
+}
+
+func newMemKV() *memKV { return &memKV{nodes: make(map[string]*memNode)} }
+
+func (m *memKV) Get(p string) ([]byte, int32, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[p]
+	if !ok {
+		return nil, 0, zk.ErrNoNode
+	}
+	return slices.Clone(n.data), n.version, nil
+}
+
+func (m *memKV) Children(p string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var kids []string
+	for k := range m.nodes {
+		if path.Dir(k) == p {
+			kids = append(kids, path.Base(k))
+		}
+	}
+	return kids, nil
+}
+
+func (m *memKV) Create(p string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.nodes[p]; ok {
+		return zk.ErrNodeExists
+	}
+	m.nodes[p] = &memNode{data: slices.Clone(data)}
+	return nil
+}
+
+func (m *memKV) Set(p string, data []byte, version int32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[p]
+	switch {
+	case !ok:
+		return zk.ErrNoNode
+	case version != -1 && version != n.version:
+		return zk.ErrBadVersion
+	}
+	n.data = slices.Clone(data)
+	n.version++
+	return nil
+}
+
+func (m *memKV) Delete(p string, version int32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[p]
+	switch {
+	case !ok:
+		return zk.ErrNoNode
+	case version != -1 && version != n.version:
+		return zk.ErrBadVersion
+	}
+	delete(m.nodes, p)
+	return nil
+}
+
+func (m *memKV) Close() {}
+
+// store is Livy's SessionStore layout on a kv:
+//
+//	<base>/batch/state        {"nextSessionId":N}   (multi-active: state-<server id>)
+//	<base>/batch/<id>         BatchRecoveryMetadata + "livytest" extras
+//	<base>/interactive/...    the same for interactive sessions
+//
+// where base is "/<state prefix>/v1".
+type store struct {
+	kv    kv
+	base  string
+	multi bool // multi-active: per-server counters, ids prefixed with the server id
+	id    int
+}
+
+func (st *store) dir(kind string) string          { return st.base + "/" + kind }
+func (st *store) path(kind string, id int) string { return st.dir(kind) + "/" + strconv.Itoa(id) }
+
+func (st *store) counterPath(kind string) string {
+	if st.multi {
+		return st.dir(kind) + "/state-" + strconv.Itoa(st.id)
+	}
+	return st.dir(kind) + "/state"
+}
+
+type managerState struct {
+	NextSessionID int `json:"nextSessionId"`
+}
+
+// nextID is Livy's SessionManager.nextId: it returns the counter and stores
+// counter+1, with a version check so that two servers never hand out the
+// same id.
+func (st *store) nextID(kind string) (int, error) {
+	p := st.counterPath(kind)
+	for {
+		data, version, err := st.kv.Get(p)
+		n := 0
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+			b, _ := json.Marshal(managerState{NextSessionID: 1})
+			err = st.kv.Create(p, b)
+			if errors.Is(err, zk.ErrNodeExists) {
+				continue
+			}
+		case err != nil:
+			return 0, err
+		default:
+			var ms managerState
+			if err := json.Unmarshal(data, &ms); err != nil {
+				return 0, fmt.Errorf("state store: %s: %w", p, err)
+			}
+			n = ms.NextSessionID
+			if n < 0 || (st.multi && n >= discovery.SessionIDBlock) {
+				return 0, fmt.Errorf("state store: %s: session counter %d out of range", p, n)
+			}
+			b, _ := json.Marshal(managerState{NextSessionID: n + 1})
+			err = st.kv.Set(p, b, version)
+			if errors.Is(err, zk.ErrBadVersion) {
+				continue
+			}
+		}
+		if err != nil {
+			return 0, err
+		}
+		if st.multi {
+			return st.id*discovery.SessionIDBlock + n, nil
+		}
+		return n, nil
+	}
+}
+
+// ids lists the numeric children of kind's directory, in ascending order
+// (Livy ignores non-numeric children such as "state").
+func (st *store) ids(kind string) ([]int, error) {
+	kids, err := st.kv.Children(st.dir(kind))
+	if err != nil {
+		return nil, err
+	}
+	var ids []int
+	for _, k := range kids {
+		if k == "" || strings.TrimLeft(k, "0123456789") != "" {
+			continue
+		}
+		if id, err := strconv.Atoi(k); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
