@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: test build bench fuzz demo deps
+.PHONY: test build bench fuzz demo demo-discovery deps
 
 test:
 	$(GO) vet ./...
@@ -18,9 +18,14 @@ deps:
 		$$s apt-get update && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y zookeeper libcurator-recipes-java libcurator-framework-java; \
 	fi
 
-# The main job: a local demo cluster (3-node ZooKeeper, two registrars) and
-# a timeline of graceful and kill -9 failovers as a client sees them.
+# The main job: a local demo cluster (3-node ZooKeeper, three livy-sim
+# servers) used through livyclient across a kill -9 and a graceful failover,
+# with the client-observed outage of each.
 demo: deps build
+	$(GO) run ./examples/failover --sim $(BIN)/livy-sim --find $(BIN)/livy-find
+
+# Discovery only: two livy-registrar sidecars and livy-find.
+demo-discovery: deps build
 	$(GO) run ./examples/discovery-demo --registrar $(BIN)/livy-registrar --find $(BIN)/livy-find
 
 bench:

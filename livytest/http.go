@@ -78,8 +78,10 @@ func (c *call) serve() {
 	// PR #212: the standby filter runs first; a passive server redirects
 	// every method and path without looking at credentials.
 	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.IsActive() {
-		c.redirectToLeader()
-		return
+		if !c.redirectToLeader() {
+			return
+		}
+		// Became active while waiting for a leader to redirect to: serve.
 	}
 	if a := s.cfg.BasicAuth; a != nil {
 		u, p, ok := c.r.BasicAuth()
@@ -251,12 +253,17 @@ func (c *call) sessions(typ string, segs []string) {
 
 // ---- HA redirects ----
 
-func (c *call) redirectToLeader() {
+// redirectToLeader answers 307 to the leader, or 503 when none other than
+// this server is known within redirectWait. It reports false when it
+// answered, true when this server became active meanwhile and should
+// serve the request itself (a passive whose latch node just came first).
+func (c *call) redirectToLeader() bool {
 	me := c.s.cfg.ID
-	c.redirect(func(snap *discovery.Snapshot) (discovery.Server, bool) {
+	became := c.redirectOr(func(snap *discovery.Snapshot) (discovery.Server, bool) {
 		l, ok := snap.Leader()
 		return l, ok && l.ID != me
-	}, "This is a standby Livy Instance. The redirect url is: ")
+	}, "This is a standby Livy Instance. The redirect url is: ", c.s.IsActive, c.s.leadershipChanged)
+	return became
 }
 
 // redirectToOwner answers 307 (or 503) in multi-active mode when the
@@ -293,15 +300,25 @@ func (c *call) redirectToOwner(typ, idOrName string) bool {
 // path and query on that server's scheme://host:port; 503 when no such
 // server is known within redirectWait.
 func (c *call) redirect(pick func(*discovery.Snapshot) (discovery.Server, bool), bodyPrefix string) {
-	srv, ok := c.s.awaitServer(c.r.Context(), pick)
+	c.redirectOr(pick, bodyPrefix, nil, nil)
+}
+
+// redirectOr is redirect that also stops waiting, answering nothing and
+// returning true, once done() holds; changed tells when to re-check it.
+func (c *call) redirectOr(pick func(*discovery.Snapshot) (discovery.Server, bool), bodyPrefix string,
+	done func() bool, changed func() <-chan struct{}) bool {
+	srv, ok, became := c.s.awaitServer(c.r.Context(), pick, done, changed)
+	if became {
+		return true
+	}
 	if !ok {
 		c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
-		return
+		return false
 	}
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
-		return
+		return false
 	}
 	uri := c.r.RequestURI
 	if !strings.HasPrefix(uri, "/") {
@@ -310,27 +327,39 @@ func (c *call) redirect(pick func(*discovery.Snapshot) (discovery.Server, bool),
 	loc := u.Scheme + "://" + u.Host + uri
 	c.w.Header().Set("Location", loc)
 	c.text(http.StatusTemporaryRedirect, bodyPrefix+loc)
+	return false
 }
 
-func (s *Server) awaitServer(ctx context.Context, pick func(*discovery.Snapshot) (discovery.Server, bool)) (discovery.Server, bool) {
+// awaitServer waits up to redirectWait for pick to find a server in the
+// resolver's snapshot (ok), or for done to hold (became).
+func (s *Server) awaitServer(ctx context.Context, pick func(*discovery.Snapshot) (discovery.Server, bool),
+	done func() bool, changed func() <-chan struct{}) (srv discovery.Server, ok, became bool) {
 	if s.res == nil {
-		return discovery.Server{}, false
+		return discovery.Server{}, false, false
 	}
 	timer := time.NewTimer(redirectWait)
 	defer timer.Stop()
 	for {
+		var ch <-chan struct{}
+		if changed != nil {
+			ch = changed()
+		}
+		if done != nil && done() {
+			return discovery.Server{}, false, true
+		}
 		snap := s.res.Snapshot()
 		if snap.Ready() {
 			if srv, ok := pick(snap); ok {
-				return srv, true
+				return srv, true, false
 			}
 		}
 		select {
 		case <-snap.Changed():
+		case <-ch:
 		case <-timer.C:
-			return discovery.Server{}, false
+			return discovery.Server{}, false, false
 		case <-ctx.Done():
-			return discovery.Server{}, false
+			return discovery.Server{}, false, false
 		}
 	}
 }
@@ -340,8 +369,7 @@ func (s *Server) awaitServer(ctx context.Context, pick func(*discovery.Snapshot)
 func (c *call) stillActive() bool {
 	s := c.s
 	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.IsActive() {
-		c.redirectToLeader()
-		return false
+		return c.redirectToLeader() // true: active again meanwhile, go on
 	}
 	return true
 }

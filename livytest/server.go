@@ -96,6 +96,9 @@ type Server struct {
 	serveDone   chan struct{}
 
 	activeSince atomic.Int64 // Unix ms when the server last became active
+
+	lmu      sync.Mutex
+	lchanged chan struct{} // closed (and replaced) on every leadership change
 	closed      atomic.Bool
 
 	mu sync.Mutex // serialises state-store mutations
@@ -305,10 +308,26 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
+// leadershipChanged returns a channel closed at the next leadership change.
+func (s *Server) leadershipChanged() <-chan struct{} {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	if s.lchanged == nil {
+		s.lchanged = make(chan struct{})
+	}
+	return s.lchanged
+}
+
 func (s *Server) onLeadership(v bool) {
 	if v {
 		s.activeSince.Store(time.Now().UnixMilli())
 	}
+	s.lmu.Lock()
+	if s.lchanged != nil {
+		close(s.lchanged)
+	}
+	s.lchanged = make(chan struct{})
+	s.lmu.Unlock()
 	s.log.Info("livytest: leadership changed", "id", s.cfg.ID, "active", v)
 	if s.cfg.OnLeadership != nil {
 		s.cfg.OnLeadership(v)

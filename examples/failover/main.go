@@ -1,0 +1,323 @@
+// Command failover is livyha's main demo. It starts a real 3-node
+// ZooKeeper ensemble on loopback and three livy-sim processes (Livy
+// stand-ins that elect an active server through ZooKeeper), then works
+// through livyclient as an application would: it starts an interactive
+// session, runs statements and submits a batch, kill -9s the active server
+// in the middle, later stops the next active gracefully, and prints a
+// timeline with the outage a client observed each time. It stops every
+// process it started, also on Ctrl-C or error.
+//
+//	go run ./examples/failover --sim bin/livy-sim --find bin/livy-find
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/zktest"
+	"github.com/livyha/livyha/livyclient"
+)
+
+func main() {
+	sim := flag.String("sim", "bin/livy-sim", "path of the livy-sim binary")
+	find := flag.String("find", "bin/livy-find", "path of the livy-find binary")
+	st := flag.Duration("session-timeout", 2*time.Second, "ZooKeeper session timeout of the servers")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *sim, *find, *st); err != nil {
+		fmt.Fprintln(os.Stderr, "failover:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+var start = time.Now()
+
+func say(format string, args ...any) {
+	fmt.Printf("[%7.3fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+type proc struct {
+	id     int
+	url    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func (p *proc) stop(sig syscall.Signal) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+func startSim(ctx context.Context, bin, connect string, id int, st time.Duration) (*proc, error) {
+	cmd := exec.Command(bin, "--zk", connect, "--id", fmt.Sprint(id), "--session-timeout", st.String(), "--step", "200ms")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = zktest.ProcAttr()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{id: id, cmd: cmd, exited: make(chan struct{})}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if i := strings.Index(line, "listening on "); i >= 0 {
+				select {
+				case urlc <- strings.TrimSpace(line[i+len("listening on "):]):
+				default:
+				}
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	select {
+	case p.url = <-urlc:
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("livy-sim %d exited before listening", id)
+	case <-time.After(30 * time.Second):
+		p.stop(syscall.SIGKILL)
+		return nil, fmt.Errorf("livy-sim %d did not start", id)
+	case <-ctx.Done():
+		p.stop(syscall.SIGKILL)
+		return nil, ctx.Err()
+	}
+}
+
+// prober measures the outage a client observes: it sends GET /version
+// through the HA client in a loop and records when requests stop and start
+// succeeding.
+type prober struct {
+	mu    sync.Mutex
+	since time.Time // the event being measured
+	first time.Time // end of the first success that started after since
+	got   chan struct{}
+}
+
+// mark starts measuring an outage from now.
+func (p *prober) mark() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.since, p.first, p.got = time.Now(), time.Time{}, make(chan struct{})
+	return p.since
+}
+
+func (p *prober) run(ctx context.Context, c *livyclient.Client) {
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		t0 := time.Now()
+		_, err := c.Version(rctx)
+		cancel()
+		if err == nil {
+			p.mu.Lock()
+			if p.got != nil && p.first.IsZero() && t0.After(p.since) {
+				p.first = time.Now()
+				close(p.got)
+			}
+			p.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// outage waits until a request that started after the mark has succeeded
+// and returns how long after the mark it did: the outage a client saw.
+func (p *prober) outage(ctx context.Context) time.Duration {
+	p.mu.Lock()
+	got := p.got
+	p.mu.Unlock()
+	select {
+	case <-got:
+	case <-ctx.Done():
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.first.Sub(p.since)
+}
+
+func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
+	say("starting a 3-node ZooKeeper ensemble on loopback ...")
+	zkc, err := zktest.StartCluster(ctx, zktest.Config{Nodes: 3})
+	if err != nil {
+		return fmt.Errorf("start ZooKeeper: %w", err)
+	}
+	defer zkc.Close()
+	connect := zkc.ConnectString()
+	say("ZooKeeper up: %s", connect)
+
+	sims := map[int]*proc{}
+	defer func() {
+		for _, p := range sims {
+			p.stop(syscall.SIGKILL)
+		}
+	}()
+	for id := 1; id <= 3; id++ {
+		p, err := startSim(ctx, simBin, connect, id, st)
+		if err != nil {
+			return err
+		}
+		sims[id] = p
+		say("livy-sim %d up at %s", id, p.url)
+	}
+
+	r, err := discovery.NewResolver(connect)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	copts := []livyclient.Option{livyclient.WithResolver(r)}
+	if os.Getenv("LIVYHA_DEBUG") != "" { // show the HA transport's decisions
+		copts = append(copts, livyclient.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	c, err := livyclient.New(copts...)
+	if err != nil {
+		return err
+	}
+	livyFind := func(args ...string) {
+		out, err := exec.CommandContext(ctx, findBin, append([]string{"--zk", connect}, args...)...).CombinedOutput()
+		say("$ livy-find %s\n%s", strings.Join(args, " "), indent(string(out)))
+		if err != nil {
+			say("livy-find: %v", err)
+		}
+	}
+	active := func() (discovery.Server, error) {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return r.Active(actx)
+	}
+	if _, err := active(); err != nil {
+		return err
+	}
+	livyFind("servers")
+
+	// Work through the client.
+	sess, err := c.Sessions.Create(ctx, &livyclient.CreateSessionRequest{Kind: "spark"})
+	if err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	say("interactive session %d created (%s)", sess.ID, sess.State)
+	if sess, err = c.Sessions.Wait(ctx, sess.ID, livyclient.StateIdle); err != nil {
+		return fmt.Errorf("wait for session: %w", err)
+	}
+	say("session %d is %s", sess.ID, sess.State)
+	runStmt := func(code string) error {
+		st, err := c.Statements.Run(ctx, sess.ID, &livyclient.StatementRequest{Code: code})
+		if err != nil {
+			return fmt.Errorf("run %q: %w", code, err)
+		}
+		if st, err = c.Statements.Wait(ctx, sess.ID, st.ID); err != nil {
+			return fmt.Errorf("wait for statement: %w", err)
+		}
+		text, _ := st.Output.Text()
+		say("statement %d %q -> %s %s", st.ID, code, st.Output.Status, text)
+		return nil
+	}
+	if err := runStmt("1 + 1"); err != nil {
+		return err
+	}
+	batch, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "local:///opt/spark/examples/pi.py", Args: []string{"100"}})
+	if err != nil {
+		return fmt.Errorf("submit batch: %w", err)
+	}
+	say("batch %d submitted (name %s, %s)", batch.ID, deref(batch.Name), batch.State)
+
+	pctx, pcancel := context.WithCancel(ctx)
+	defer pcancel()
+	pr := &prober{}
+	go pr.run(pctx, c)
+
+	// kill -9 of the active server.
+	old, err := active()
+	if err != nil {
+		return err
+	}
+	say("kill -9 of the active server, livy-sim %d (%s); ZooKeeper expires its session after %s", old.ID, old.URL, st)
+	pr.mark()
+	sims[old.ID].stop(syscall.SIGKILL)
+	if err := runStmt("20 + 22"); err != nil { // blocks through the failover
+		return err
+	}
+	killOutage := pr.outage(ctx)
+	now, _ := active()
+	say("client-observed outage after kill -9: %v (target: session timeout %v + 250ms); active is now livy-sim %d",
+		killOutage.Round(time.Millisecond), st, now.ID)
+
+	done, err := c.Batches.Wait(ctx, batch.ID)
+	if err != nil {
+		return fmt.Errorf("wait for batch: %w", err)
+	}
+	say("batch %d finished on the new active: %s", done.ID, done.State)
+	list, err := c.Batches.List(ctx, nil)
+	if err != nil {
+		return err
+	}
+	say("batches on the cluster: %d (no duplicates)", list.Total)
+	livyFind("servers")
+
+	// Graceful stop of the new active.
+	say("SIGTERM to the active server, livy-sim %d", now.ID)
+	pr.mark()
+	sims[now.ID].stop(syscall.SIGTERM)
+	if err := runStmt("6 * 7"); err != nil {
+		return err
+	}
+	termOutage := pr.outage(ctx)
+	last, _ := active()
+	say("client-observed outage after SIGTERM: %v (target: 250ms); active is now livy-sim %d",
+		termOutage.Round(time.Millisecond), last.ID)
+	livyFind("servers", "--format", "json")
+	if err := c.Sessions.Delete(ctx, sess.ID); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	say("summary: outage kill -9 %v, SIGTERM %v; every request succeeded",
+		killOutage.Round(time.Millisecond), termOutage.Round(time.Millisecond))
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	say("done; stopping every process")
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
