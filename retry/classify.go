@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -54,7 +55,15 @@ func Retryable(err error) bool {
 		return true
 	}
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	// net/http's own errors for a connection that died under a request
+	// (unexported, so matched by text): the server may or may not have
+	// read the request.
+	msg := err.Error()
+	return strings.Contains(msg, "server closed idle connection") ||
+		strings.Contains(msg, "transport connection broken")
 }
 
 // RetryableStatus reports whether an HTTP status means "try again, maybe

@@ -137,6 +137,7 @@ func TestClassify(t *testing.T) {
 		{context.Canceled, false, false},
 		{errors.New("boom"), false, false},
 		{retry.ErrNotSent, true, true},
+		{errors.New("http: server closed idle connection"), false, true},
 	}
 	for _, c := range cases {
 		if retry.NeverSent(c.err) != c.never || retry.Retryable(c.err) != c.retryable {
