@@ -52,24 +52,23 @@ func stopSims() {
 }
 
 type simProc struct {
-	cmd    *exec.Cmd
-	url    string
-	exited chan struct{}
+	*zktest.Proc
+	url string
 }
 
 func startSim(t *testing.T, connect, root string, id int, st time.Duration) *simProc {
 	t.Helper()
 	cmd := exec.Command(simBinary(t), "--zk", connect, "--root", root, "--id", strconv.Itoa(id),
 		"--session-timeout", st.String(), "--step", "20ms")
-	cmd.SysProcAttr = zktest.ProcAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	proc, err := zktest.StartProc(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &simProc{cmd: cmd, exited: make(chan struct{})}
+	p := &simProc{Proc: proc}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -79,31 +78,15 @@ func startSim(t *testing.T, connect, root string, id int, st time.Duration) *sim
 			}
 		}
 	}()
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.signal(syscall.SIGKILL) })
+	t.Cleanup(func() { p.Signal(syscall.SIGKILL, 10*time.Second) })
 	select {
 	case p.url = <-urlc:
-	case <-p.exited:
+	case <-p.Exited():
 		t.Fatalf("livy-sim %d exited at start", id)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("livy-sim %d did not start", id)
 	}
 	return p
-}
-
-func (p *simProc) signal(sig syscall.Signal) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
 }
 
 // kill -9 of the active livy-sim process under concurrent load: every read
@@ -130,7 +113,7 @@ func TestKill9FailoverUnderLoad(t *testing.T) {
 	var outage time.Duration
 	res := loadAcross(t, ctx, c, seed.ID, func() {
 		killedAt := time.Now()
-		procs[0].signal(syscall.SIGKILL)
+		procs[0].Signal(syscall.SIGKILL, 10*time.Second)
 		// A request sent right after the kill completes once the client
 		// has failed over: its latency is the outage a client sees.
 		if _, err := c.Version(ctx); err != nil {

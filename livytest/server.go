@@ -99,7 +99,7 @@ type Server struct {
 
 	lmu      sync.Mutex
 	lchanged chan struct{} // closed (and replaced) on every leadership change
-	closed      atomic.Bool
+	closed   atomic.Bool
 
 	mu sync.Mutex // serialises state-store mutations
 

@@ -44,29 +44,6 @@ func say(format string, args ...any) {
 	fmt.Printf("[%7.3fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the process has been reaped
-}
-
-// stop signals the process (if still running) and waits until it exits;
-// SIGKILL after 5s. Safe to call more than once.
-func (p *proc) stop(sig syscall.Signal) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
 func run(ctx context.Context, registrarBin, findBin string, st time.Duration) error {
 	say("starting a 3-node ZooKeeper ensemble on loopback ...")
 	zkc, err := zktest.StartCluster(ctx, zktest.Config{Nodes: 3})
@@ -77,27 +54,23 @@ func run(ctx context.Context, registrarBin, findBin string, st time.Duration) er
 	connect := zkc.ConnectString()
 	say("ZooKeeper up: %s", connect)
 
-	var procs []*proc
+	var procs []*zktest.Proc
 	defer func() {
 		for _, p := range procs {
-			p.stop(syscall.SIGKILL)
+			p.Signal(syscall.SIGKILL, 5*time.Second)
 		}
 	}()
-	startRegistrar := func(id int) *proc {
+	startRegistrar := func(id int) (*zktest.Proc, error) {
 		cmd := exec.Command(registrarBin, "--zk", connect, "--id", fmt.Sprint(id),
 			"--url", fmt.Sprintf("http://127.0.0.1:%d", 18997+id), "--thrift", fmt.Sprintf("127.0.0.1:%d", 10089+id),
 			"--elect", "--session-timeout", st.String())
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
-		cmd.SysProcAttr = zktest.ProcAttr()
-		p := &proc{name: fmt.Sprintf("registrar-%d", id), cmd: cmd, exited: make(chan struct{})}
-		if err := cmd.Start(); err != nil {
-			say("start %s: %v", p.name, err)
-			close(p.exited)
-			return p
+		p, err := zktest.StartProc(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("start registrar %d: %w", id, err)
 		}
-		go func() { _ = cmd.Wait(); close(p.exited) }()
 		procs = append(procs, p)
-		return p
+		return p, nil
 	}
 
 	r, err := discovery.NewResolver(connect)
@@ -129,11 +102,17 @@ func run(ctx context.Context, registrarBin, findBin string, st time.Duration) er
 		}
 	}
 
-	a := startRegistrar(1)
+	a, err := startRegistrar(1)
+	if err != nil {
+		return err
+	}
 	if _, err := waitLeader(1, 1); err != nil {
 		return err
 	}
-	b := startRegistrar(2)
+	b, err := startRegistrar(2)
+	if err != nil {
+		return err
+	}
 	if _, err := waitLeader(1, 2); err != nil {
 		return err
 	}
@@ -142,21 +121,23 @@ func run(ctx context.Context, registrarBin, findBin string, st time.Duration) er
 
 	say("SIGTERM to the leader (registrar 1): a graceful stop deletes its nodes at once")
 	t0 := time.Now()
-	a.stop(syscall.SIGTERM)
+	a.Signal(syscall.SIGTERM, 5*time.Second)
 	if _, err := waitLeader(2, 1); err != nil {
 		return err
 	}
 	say("client sees registrar 2 as active %v after the SIGTERM", time.Since(t0).Round(time.Millisecond))
 	livyFind("active")
 
-	startRegistrar(1)
+	if _, err := startRegistrar(1); err != nil {
+		return err
+	}
 	if _, err := waitLeader(2, 2); err != nil {
 		return err
 	}
 	say("registrar 1 is back, as a passive")
 	say("kill -9 of the leader (registrar 2): its nodes live until its %v session expires", st)
 	t0 = time.Now()
-	b.stop(syscall.SIGKILL)
+	b.Signal(syscall.SIGKILL, 5*time.Second)
 	if _, err := waitLeader(1, 1); err != nil {
 		return err
 	}

@@ -50,40 +50,26 @@ func say(format string, args ...any) {
 	fmt.Printf("[%7.3fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-type proc struct {
-	id     int
-	url    string
-	cmd    *exec.Cmd
-	exited chan struct{}
+// sim is a running livy-sim process.
+type sim struct {
+	*zktest.Proc
+	url string
 }
 
-func (p *proc) stop(sig syscall.Signal) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
+func (p *sim) stop(sig syscall.Signal) { p.Signal(sig, 5*time.Second) }
 
-func startSim(ctx context.Context, bin, connect string, id int, st time.Duration) (*proc, error) {
+func startSim(ctx context.Context, bin, connect string, id int, st time.Duration) (*sim, error) {
 	cmd := exec.Command(bin, "--zk", connect, "--id", fmt.Sprint(id), "--session-timeout", st.String(), "--step", "200ms")
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = zktest.ProcAttr()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	proc, err := zktest.StartProc(cmd)
+	if err != nil {
 		return nil, err
 	}
-	p := &proc{id: id, cmd: cmd, exited: make(chan struct{})}
+	p := &sim{Proc: proc}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -97,11 +83,10 @@ func startSim(ctx context.Context, bin, connect string, id int, st time.Duration
 			}
 		}
 	}()
-	go func() { _ = cmd.Wait(); close(p.exited) }()
 	select {
 	case p.url = <-urlc:
 		return p, nil
-	case <-p.exited:
+	case <-p.Exited():
 		return nil, fmt.Errorf("livy-sim %d exited before listening", id)
 	case <-time.After(30 * time.Second):
 		p.stop(syscall.SIGKILL)
@@ -177,7 +162,7 @@ func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
 	connect := zkc.ConnectString()
 	say("ZooKeeper up: %s", connect)
 
-	sims := map[int]*proc{}
+	sims := map[int]*sim{}
 	defer func() {
 		for _, p := range sims {
 			p.stop(syscall.SIGKILL)
