@@ -35,14 +35,15 @@ type cluster interface {
 	changed() <-chan struct{}
 	// member reports whether host:port belongs to the cluster.
 	member(hostport string) bool
-	// good records that host:port answered.
-	good(hostport string)
+	// good records that the server at u answered.
+	good(u *url.URL)
 	// hint reports that a server we chose claims to be passive.
 	hint()
 }
 
 type resolverCluster struct {
-	loc Locator
+	loc   Locator
+	bases sync.Map // server URL -> *url.URL, parsed once
 }
 
 func (c *resolverCluster) pick(ctx context.Context, scope int, _ map[string]bool) (*url.URL, <-chan struct{}, error) {
@@ -57,7 +58,13 @@ func (c *resolverCluster) pick(ctx context.Context, scope int, _ map[string]bool
 	if err != nil {
 		return nil, snap.Changed(), err
 	}
+	if u, ok := c.bases.Load(srv.URL); ok {
+		return u.(*url.URL), snap.Changed(), nil
+	}
 	u, err := parseBase(srv.URL)
+	if err == nil {
+		c.bases.Store(srv.URL, u)
+	}
 	return u, snap.Changed(), err
 }
 
@@ -65,7 +72,7 @@ func (c *resolverCluster) changed() <-chan struct{} { return c.loc.Snapshot().Ch
 
 func (c *resolverCluster) member(hostport string) bool { return c.loc.Snapshot().IsMember(hostport) }
 
-func (c *resolverCluster) good(string) {}
+func (c *resolverCluster) good(*url.URL) {}
 
 func (c *resolverCluster) hint() { c.loc.Refresh() }
 
@@ -115,7 +122,8 @@ func (c *staticCluster) changed() <-chan struct{} { return nil }
 
 func (c *staticCluster) member(hostport string) bool { return c.members[hostport] }
 
-func (c *staticCluster) good(hostport string) {
+func (c *staticCluster) good(answered *url.URL) {
+	hostport := hostPort(answered)
 	for i, u := range c.eps {
 		if hostPort(u) == hostport {
 			c.mu.Lock()

@@ -78,15 +78,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	scope := sessionScope(req.URL.Path)
 	idempotent := retry.Idempotent(req.Method)
 	start := time.Now()
-	tried := make(map[string]bool)
-	var lastErr error
-	var timer *time.Timer
-	var deadline <-chan time.Time
-	if t.policy.MaxElapsed > 0 {
-		dt := time.NewTimer(t.policy.MaxElapsed)
-		defer dt.Stop()
-		deadline = dt.C
-	}
+	var (
+		tried    map[string]bool // lazily: the common case is one attempt
+		lastErr  error
+		timer    *time.Timer
+		deadline <-chan time.Time
+	)
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -100,8 +97,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp, herr = t.follow(ctx, req, base, getBody)
 			if herr == nil && resp.StatusCode != http.StatusServiceUnavailable {
 				t.budget.OnSuccess()
-				t.cluster.good(hostPort(resp.Request.URL))
+				t.cluster.good(resp.Request.URL)
 				return resp, nil
+			}
+			if tried == nil {
+				tried = make(map[string]bool)
 			}
 			tried[hostPort(base)] = true
 		}
@@ -131,6 +131,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("livyclient: %s %s: gave up after %d attempts: %w", req.Method, req.URL.Path, attempt, lastErr)
 		}
 		t.budget.OnFailure()
+		if deadline == nil && t.policy.MaxElapsed > 0 {
+			dt := time.NewTimer(time.Until(start.Add(t.policy.MaxElapsed)))
+			defer dt.Stop()
+			deadline = dt.C
+		}
 		if perr == nil && changed == nil && len(tried) < t.clusterSize() {
 			continue // static endpoints: try the next one at once
 		}
@@ -222,7 +227,13 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 // headers kept except credentials, which the Authenticator applies for this
 // host only.
 func (t *Transport) prepare(ctx context.Context, req *http.Request, target *url.URL, getBody func() (io.ReadCloser, error)) (*http.Request, error) {
-	out := req.Clone(ctx)
+	out := req.WithContext(ctx) // shallow; headers are copied below if changed
+	if t.auth != nil || (out.Header.Get("X-Requested-By") == "" && t.requestedBy != "") {
+		out.Header = req.Header.Clone()
+		if out.Header == nil {
+			out.Header = make(http.Header)
+		}
+	}
 	out.URL = target
 	out.Host = ""
 	out.RequestURI = ""
