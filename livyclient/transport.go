@@ -309,7 +309,7 @@ func isStandby(resp *http.Response) bool {
 	}
 	buf := make([]byte, len(StandbyText))
 	n, _ := io.ReadFull(resp.Body, buf)
-	return string(buf[:n]) == StandbyText
+	return retry.IsStandby(resp.StatusCode, buf[:n])
 }
 
 // drain discards (a bounded amount of) a response body and closes it, so

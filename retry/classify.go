@@ -1,6 +1,7 @@
 package retry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -72,6 +73,29 @@ func RetryableStatus(code int) bool {
 	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
+// IsStandby reports whether an answer comes from a passive Livy server
+// that did not serve the request: a 307 or 503 whose body starts with
+// StandbyText.
+func IsStandby(code int, body []byte) bool {
+	return (code == http.StatusTemporaryRedirect || code == http.StatusServiceUnavailable) &&
+		bytes.HasPrefix(body, []byte(StandbyText))
+}
+
+// peekStandby reads just enough of resp's body to tell a standby answer,
+// and puts what it read back.
+func peekStandby(resp *http.Response) bool {
+	if resp.Body == nil {
+		return false
+	}
+	buf := make([]byte, len(StandbyText))
+	n, _ := io.ReadFull(resp.Body, buf)
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf[:n]), resp.Body), resp.Body}
+	return IsStandby(resp.StatusCode, buf[:n])
+}
+
 // Idempotent reports whether an HTTP method may be repeated safely.
 func Idempotent(method string) bool {
 	switch method {
@@ -83,7 +107,9 @@ func Idempotent(method string) bool {
 
 // CheckRetry returns a function with the signature of go-retryablehttp's
 // CheckRetry (assign it to retryablehttp.Client.CheckRetry). It retries
-// 502/503/504 answers to idempotent requests and 503 to the others;
+// 502/503/504 answers to idempotent requests and 503 to the others, and a
+// passive Livy server's standby answer (IsStandby: a 307 that was not
+// followed, e.g. with redirects disabled, did nothing on the server);
 // transport errors only when NeverSent (go-retryablehttp does not tell the
 // method of a request that got no response, so an ambiguous failure of a
 // POST is never repeated blindly). Every retry spends budget (nil: no
@@ -100,6 +126,8 @@ func CheckRetry(b *Budget) func(ctx context.Context, resp *http.Response, err er
 		case resp != nil && RetryableStatus(resp.StatusCode):
 			retry = resp.StatusCode == http.StatusServiceUnavailable ||
 				(resp.Request != nil && Idempotent(resp.Request.Method))
+		case resp != nil && resp.StatusCode == http.StatusTemporaryRedirect:
+			retry = peekStandby(resp)
 		}
 		if !retry {
 			if err == nil {

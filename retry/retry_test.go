@@ -144,6 +144,10 @@ func TestClassify(t *testing.T) {
 			t.Errorf("%v: NeverSent=%v Retryable=%v", c.err, retry.NeverSent(c.err), retry.Retryable(c.err))
 		}
 	}
+	if !retry.IsStandby(307, []byte(retry.StandbyText+". The redirect url is: http://h:1/")) ||
+		retry.IsStandby(200, []byte(retry.StandbyText)) || retry.IsStandby(307, []byte("moved")) {
+		t.Error("IsStandby")
+	}
 	for code, want := range map[int]bool{502: true, 503: true, 504: true, 500: false, 307: false, 404: false} {
 		if retry.RetryableStatus(code) != want {
 			t.Errorf("RetryableStatus(%d)", code)
@@ -193,6 +197,31 @@ func TestRetryableHTTPAdapters(t *testing.T) {
 	resp.Body.Close()
 	if hits.Load() != 1 {
 		t.Fatalf("POST answered 502 was sent %d times", hits.Load())
+	}
+
+	// A passive's unfollowed 307 is retried (with redirects disabled); a
+	// plain 307 is not, and its body is left intact.
+	var passive atomic.Int32
+	standby := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://127.0.0.1:1/x")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		if passive.Add(1) < 3 {
+			_, _ = io.WriteString(w, retry.StandbyText+". The redirect url is: http://127.0.0.1:1/x")
+		} else {
+			_, _ = io.WriteString(w, "moved")
+		}
+	}))
+	defer standby.Close()
+	c.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.CheckRetry = retry.CheckRetry(nil)
+	resp, err = c.Get(standby.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if passive.Load() != 3 || string(body) != "moved" {
+		t.Fatalf("standby retries: %d hits, body %q", passive.Load(), body)
 	}
 
 	// A dead server: the dial fails, so even a POST is retried; the budget
