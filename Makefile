@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: test build bench fuzz demo demo-discovery deps
+.PHONY: test build bench bench-failover fuzz demo demo-discovery deps
 
 test:
 	$(GO) vet ./...
@@ -30,6 +30,12 @@ demo-discovery: deps build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./discovery/
+	$(GO) test -run '^$$' -bench RESTOverhead -benchtime 3000x -count 3 ./livyclient/
+
+# Client-observed outage over 5 runs of the demo (kill -9 with a 2s ZooKeeper
+# session, then SIGTERM).
+bench-failover: deps build
+	@for i in 1 2 3 4 5; do $(GO) run ./examples/failover --sim $(BIN)/livy-sim --find $(BIN)/livy-find 2>/dev/null | grep summary; done
 
 fuzz:
 	for f in FuzzParseServerData FuzzParseServerNodeName FuzzParseConnectString FuzzLatch; do \

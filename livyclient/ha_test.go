@@ -417,3 +417,41 @@ func checkLoad(t *testing.T, ctx context.Context, c *livyclient.Client, res *loa
 	}
 	t.Logf("%d reads, 0 failed; 40 batches created, 0 duplicates", res.reads.Load())
 }
+
+// Right after a kill -9 a passive may still redirect to the server that
+// just left. The client sends nothing there, refreshes its view and starts
+// over, and the request succeeds once the passive knows better.
+func TestStaleRedirectToFormerMemberStartsOver(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	var formerHits atomic.Int32
+	former := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { formerHits.Add(1) }))
+	defer former.Close()
+	var calls atomic.Int32
+	stale := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			loc := former.URL + r.URL.RequestURI()
+			w.Header().Set("Location", loc)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			_, _ = io.WriteString(w, retry.StandbyText+". The redirect url is: "+loc)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id":5,"name":"n","state":"starting"}`)
+	}))
+	defer stale.Close()
+	reg, err := discovery.Register(ctxT(t, 10*time.Second), zkc.ConnectString(), discovery.ServerRecord{ID: 2, URL: stale.URL},
+		discovery.WithRoot(root), discovery.WithElection(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	c, _ := client(t, zkc.ConnectString(), root, discovery.ActivePassive, livyclient.WithAuth(livyclient.BearerToken("tok")))
+	b, err := c.Batches.Create(ctxT(t, 10*time.Second), &livyclient.CreateBatchRequest{File: "/f", Name: "n"})
+	if err != nil || b.ID != 5 {
+		t.Fatalf("Create = %+v, %v", b, err)
+	}
+	if formerHits.Load() != 0 || calls.Load() != 2 {
+		t.Fatalf("former member got %d requests; stale passive %d", formerHits.Load(), calls.Load())
+	}
+}

@@ -59,6 +59,10 @@ type Transport struct {
 	log          *slog.Logger
 }
 
+// maxUntrustedRetries bounds how often a request starts over after a
+// member redirected it outside the cluster (see RoundTrip).
+const maxUntrustedRetries = 2
+
 // hopError carries the server a transport error happened on.
 type hopError struct {
 	server string
@@ -79,10 +83,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	idempotent := retry.Idempotent(req.Method)
 	start := time.Now()
 	var (
-		tried    map[string]bool // lazily: the common case is one attempt
-		lastErr  error
-		timer    *time.Timer
-		deadline <-chan time.Time
+		untrusted int
+		bounded   bool            // this retry is bounded by its own count: probe regardless of budget
+		tried     map[string]bool // lazily: the common case is one attempt
+		lastErr   error
+		timer     *time.Timer
+		deadline  <-chan time.Time
 	)
 	defer func() {
 		if timer != nil {
@@ -109,6 +115,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case perr != nil:
 			lastErr = perr // no leader/owner known (yet): wait for the view to change
+		case herr != nil && errors.Is(herr, ErrUntrustedRedirect) && untrusted < maxUntrustedRetries && ctx.Err() == nil:
+			// A member redirected outside the cluster as we know it. Nothing
+			// was sent there. Usually a passive with a stale view sends us
+			// to a server that has just left (after a kill -9): refresh our
+			// view and start over, a bounded number of times.
+			untrusted++
+			t.cluster.hint()
+			lastErr = herr
+			bounded = true
 		case herr != nil:
 			if errors.Is(herr, ErrUntrustedRedirect) || errors.Is(herr, ErrTooManyRedirects) || ctx.Err() != nil {
 				return nil, herr
@@ -149,7 +164,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		var probe <-chan time.Time
-		if t.budget.Allow() || changed == nil {
+		if bounded || t.budget.Allow() || changed == nil {
+			bounded = false
 			if timer == nil {
 				timer = time.NewTimer(wait)
 			} else {
