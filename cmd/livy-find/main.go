@@ -14,6 +14,9 @@
 //	            mode without a latch, one live server chosen at random
 //	session ID  print the server owning Livy session ID (the active server in
 //	            active-passive mode; server ID/10000000 in multi-active mode)
+//	thrift      print host:port of the active server's Thrift (JDBC) endpoint
+//	jdbc-url    print a Hive JDBC URL for it, with the published transport
+//	            settings (jdbc:hive2://host:port/default[;transportMode=http;httpPath=P])
 //	servers     print every registered server, the leader first, one per line
 //	            (a JSON array with --format json); skipped znodes are reported
 //	            on stderr as "livy-find: skipped <path>: <reason>"
@@ -64,9 +67,11 @@ const (
 	exitUnavailable = 3
 )
 
-const usageText = `usage: livy-find [flags] active|session ID|servers|watch|help
+const usageText = `usage: livy-find [flags] active|session ID|thrift|jdbc-url|servers|watch|help
 
   active      the active server (multi-active mode without a latch: a random live server)
+  thrift      host:port of the active server's Thrift (JDBC) endpoint
+  jdbc-url    a Hive JDBC URL for that endpoint, with its published transport settings
   session ID  the server owning Livy session ID
   servers     every server, the leader first
   watch       the active server, printed again on every change, until interrupted
@@ -187,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
-	case "active", "servers", "watch":
+	case "active", "servers", "watch", "thrift", "jdbc-url":
 		if len(cmdArgs) > 0 {
 			return fail(exitUsage, usageErrorf("%s takes no arguments, got %q", cmd, cmdArgs))
 		}
@@ -231,6 +236,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var out []byte
 	switch cmd {
+	case "thrift", "jdbc-url":
+		srv, err := snap.Active(o.mode)
+		if err != nil {
+			return fail(exitCode(err), err)
+		}
+		if srv.Thrift == "" {
+			return fail(exitNotFound, fmt.Errorf("active server %d publishes no Thrift endpoint", srv.ID))
+		}
+		out = formatThrift(o.format, cmd, srv)
 	case "active", "session":
 		var srv discovery.Server
 		if cmd == "active" {
@@ -317,6 +331,47 @@ type jsonServer struct {
 
 func toJSON(s discovery.Server) jsonServer {
 	return jsonServer{ID: s.ID, URL: s.URL, Thrift: s.Thrift, Version: s.Version, Leader: s.Leader}
+}
+
+// jdbcURL is the Hive JDBC URL of a server's Thrift endpoint with its
+// published transport settings.
+func jdbcURL(s discovery.Server) string {
+	u := "jdbc:hive2://" + s.Thrift + "/default"
+	if s.ThriftTransport == "http" {
+		path := strings.TrimPrefix(s.ThriftHTTPPath, "/")
+		if path == "" {
+			path = "cliservice"
+		}
+		u += ";transportMode=http;httpPath=" + path
+	}
+	return u
+}
+
+// formatThrift renders the thrift and jdbc-url answers.
+func formatThrift(f, cmd string, s discovery.Server) []byte {
+	line := s.Thrift
+	if cmd == "jdbc-url" {
+		line = jdbcURL(s)
+	}
+	if f != "json" {
+		return []byte(line + "\n")
+	}
+	b, _ := json.Marshal(struct {
+		ID        int    `json:"id"`
+		Thrift    string `json:"thrift"`
+		Transport string `json:"transport"`
+		HTTPPath  string `json:"http_path"`
+		JDBCURL   string `json:"jdbc_url"`
+		Leader    bool   `json:"leader"`
+	}{s.ID, s.Thrift, transportOf(s), s.ThriftHTTPPath, jdbcURL(s), s.Leader})
+	return append(b, '\n')
+}
+
+func transportOf(s discovery.Server) string {
+	if s.ThriftTransport == "" {
+		return "binary"
+	}
+	return s.ThriftTransport
 }
 
 // format renders one server, newline included.

@@ -458,3 +458,48 @@ func TestWatch(t *testing.T) {
 		}
 	}
 }
+
+func TestThriftAndJDBCURL(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	first := register(t, zkc.ConnectString(), root, 1, true)
+	second, err := discovery.Register(ctxT(t, 20*time.Second), zkc.ConnectString(),
+		discovery.ServerRecord{ID: 2, URL: urlOf(2), Thrift: "127.0.0.1:30002", ThriftTransport: "http", ThriftHTTPPath: "/lhttp"},
+		discovery.WithRoot(root), discovery.WithElection(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	base := []string{"--zk", zkc.ConnectString(), "--root", root}
+	if r := runFind(t, append(base, "thrift")...); r.code != 0 || r.stdout != "127.0.0.1:30001\n" {
+		t.Fatalf("thrift: %v", r)
+	}
+	if r := runFind(t, append(base, "jdbc-url")...); r.code != 0 || r.stdout != "jdbc:hive2://127.0.0.1:30001/default\n" {
+		t.Fatalf("jdbc-url: %v", r)
+	}
+	// The leader leaves; the next one publishes http transport settings.
+	first.Close()
+	want := "jdbc:hive2://127.0.0.1:30002/default;transportMode=http;httpPath=lhttp"
+	if r := runFind(t, append(base, "jdbc-url")...); r.code != 0 || r.stdout != want+"\n" {
+		t.Fatalf("jdbc-url (http): %v", r)
+	}
+	r := runFind(t, append(base, "--format", "json", "jdbc-url")...)
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &obj); err != nil || r.code != 0 {
+		t.Fatalf("json: %v %v", r, err)
+	}
+	if obj["jdbc_url"] != want || obj["transport"] != "http" || obj["thrift"] != "127.0.0.1:30002" || obj["id"] != float64(2) || obj["leader"] != true {
+		t.Fatalf("json object %v", obj)
+	}
+	// No Thrift endpoint: exit 1.
+	root2 := testRoot(t)
+	third, err := discovery.Register(ctxT(t, 20*time.Second), zkc.ConnectString(), discovery.ServerRecord{ID: 3, URL: urlOf(3)},
+		discovery.WithRoot(root2), discovery.WithElection(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if r := runFind(t, "--zk", zkc.ConnectString(), "--root", root2, "thrift"); r.code != 1 || !strings.Contains(r.stderr, "no Thrift endpoint") {
+		t.Fatalf("no thrift: %v", r)
+	}
+}
