@@ -57,6 +57,9 @@ type Config struct {
 	CSRF bool
 	// Thrift is an optional host:port published in the server record.
 	Thrift string
+	// ThriftTransport ("binary" or "http"; empty: unknown/binary) and
+	// ThriftHTTPPath are published with Thrift.
+	ThriftTransport, ThriftHTTPPath string
 	// Logger receives the server's logs; silent by default.
 	Logger *slog.Logger
 	// OnLeadership, if set, is called (from a discovery goroutine; it must
@@ -205,7 +208,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if cfg.Mode == discovery.MultiActive {
 			s.activeSince.Store(time.Now().UnixMilli())
 		}
-		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift, Version: LivyVersion}
+		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift,
+			ThriftTransport: cfg.ThriftTransport, ThriftHTTPPath: cfg.ThriftHTTPPath, Version: LivyVersion}
 		reg, err := discovery.Register(ctx, cfg.ZK, rec, append(opts,
 			discovery.WithElection(cfg.Mode == discovery.ActivePassive),
 			discovery.WithLeadershipHandler(s.onLeadership))...)

@@ -6,12 +6,27 @@
 //
 //	livy-sim --zk CONNECT [--root /livy] --id N [--listen 127.0.0.1:0]
 //	    [--mode active-passive|multi-active] [--basic-auth USER:PASS] [--csrf]
-//	    [--step 50ms] [--session-timeout 2s] [--thrift HOST:PORT]
-//	    [--register-timeout 30s]
+//	    [--step 50ms] [--session-timeout 2s] [--register-timeout 30s]
+//	    [--thrift HOST:PORT [--thrift-auth NOSASL|NONE|HTTP]
+//	     [--thrift-refusal close|opensession]]
 //
 // Once registered it prints exactly one line on stdout:
 //
 //	livy-sim: id=N listening on http://127.0.0.1:PORT
+//
+// or, with --thrift,
+//
+//	livy-sim: id=N listening on http://127.0.0.1:PORT thrift=127.0.0.1:TPORT
+//
+// --thrift starts a HiveServer2 (Thrift) stand-in (thrift/hs2test) on that
+// address (port 0: a free port) and publishes the address it actually got,
+// with its transport mode (binary, or http with path "cliservice"), in the
+// server record. It serves while the server is active; a passive one
+// refuses as --thrift-refusal says: close (accept and close at once) or
+// opensession (OpenSession fails with "This is a standby Livy instance").
+// --thrift-auth: NOSASL (plain binary), NONE (binary, SASL PLAIN, any
+// credentials) or HTTP (Thrift over HTTP POST to /cliservice). SELECT
+// current_server() answers "livy-N".
 //
 // Leadership changes ("livy-sim: id=N is now active" / "... is now
 // passive") and warnings go to stderr. In active-passive mode the latch
@@ -32,15 +47,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/livytest"
+	"github.com/livyha/livyha/thrift/hs2test"
 )
 
 const (
@@ -92,7 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		csrf            = fs.Bool("csrf", false, "require X-Requested-By on non-GET/HEAD/OPTIONS requests")
 		step            = fs.Duration("step", 50*time.Millisecond, "one simulated state-progression `step`")
 		sessionTimeout  = fs.Duration("session-timeout", 2*time.Second, "ZooKeeper session `timeout`")
-		thrift          = fs.String("thrift", "", "Thrift endpoint `host:port` to publish (no listener)")
+		thrift          = fs.String("thrift", "", "serve a HiveServer2 Thrift stand-in on `host:port` (port 0: any) and publish it")
+		thriftAuth      = fs.String("thrift-auth", hs2test.AuthNoSASL, "Thrift `auth`: NOSASL, NONE (SASL PLAIN) or HTTP")
+		thriftRefusal   = fs.String("thrift-refusal", "close", "how a passive server refuses Thrift clients (`mode`): close or opensession")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
 	)
 	usage := func(format string, a ...any) int {
@@ -136,6 +156,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := discovery.CleanPath(*root); err != nil {
 		return usage("--root: %s", strings.TrimPrefix(err.Error(), "discovery: "))
 	}
+	var refusal hs2test.Refusal
+	switch strings.ToLower(*thriftRefusal) {
+	case "close":
+		refusal = hs2test.RefuseClose
+	case "opensession":
+		refusal = hs2test.RefuseOpenSession
+	default:
+		return usage("bad --thrift-refusal %q (want close or opensession)", *thriftRefusal)
+	}
+	tauth := strings.ToUpper(*thriftAuth)
+	switch tauth {
+	case hs2test.AuthNoSASL, hs2test.AuthNone, hs2test.AuthHTTP:
+	default:
+		return usage("bad --thrift-auth %q (want NOSASL, NONE or HTTP)", *thriftAuth)
+	}
+	if *thrift != "" {
+		if _, _, err := net.SplitHostPort(*thrift); err != nil {
+			return usage("bad --thrift %q: %s", *thrift, err)
+		}
+	}
 	var auth *livytest.BasicAuth
 	if *basicAuth != "" {
 		user, pass, ok := strings.Cut(*basicAuth, ":")
@@ -145,9 +185,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		auth = &livytest.BasicAuth{User: user, Password: pass}
 	}
 
+	// The Thrift listener starts first: its actual address goes into the
+	// server record. Until the Livy server is registered it counts as
+	// passive.
+	var (
+		live atomic.Pointer[livytest.Server]
+		ts   *hs2test.Server
+	)
 	cfg := livytest.Config{
 		ZK: *zkConnect, Root: *root, ID: *id, Addr: *listen, Mode: m,
-		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Thrift: *thrift,
+		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {
 			if active {
@@ -156,6 +203,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				printf("id=%d is now passive", *id)
 			}
 		},
+	}
+	if *thrift != "" {
+		var err error
+		ts, err = hs2test.Start(hs2test.Config{
+			Addr: *thrift, Auth: tauth, Refusal: refusal, Name: fmt.Sprintf("livy-%d", *id),
+			Active: func() bool { s := live.Load(); return s != nil && s.IsActive() },
+		})
+		if err != nil {
+			printf("cannot start the Thrift server: %s", err)
+			return exitFailure
+		}
+		defer func() { _ = ts.Close() }()
+		cfg.Thrift = ts.Addr()
+		cfg.ThriftTransport = "binary"
+		if tauth == hs2test.AuthHTTP {
+			cfg.ThriftTransport, cfg.ThriftHTTPPath = "http", ts.Config().HTTPPath
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, *registerTimeout)
 	srv, err := livytest.Start(sctx, cfg)
@@ -175,11 +239,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printf("cannot start id=%d: %s", *id, err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "livy-sim: id=%d listening on %s\n", srv.ID(), srv.URL())
+	live.Store(srv)
+	line := fmt.Sprintf("livy-sim: id=%d listening on %s", srv.ID(), srv.URL())
+	if ts != nil {
+		line += " thrift=" + ts.Addr()
+	}
+	fmt.Fprintln(stdout, line)
 
 	<-ctx.Done()
 	if err := srv.Close(); err != nil {
 		printf("warning: %s", err)
+	}
+	if ts != nil {
+		if err := ts.Close(); err != nil {
+			printf("warning: %s", err)
+		}
 	}
 	printf("id=%d stopped", *id)
 	return exitOK

@@ -52,17 +52,18 @@ func testRoot(t *testing.T) string {
 
 // proc is a running livy-sim.
 type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	url  string
-	done chan struct{} // closed once the process has exited and its output is drained
-	err  error         // cmd.Wait's result, valid after done
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	thrift string        // host:port of the Thrift server, with --thrift
+	done   chan struct{} // closed once the process has exited and its output is drained
+	err    error         // cmd.Wait's result, valid after done
 
 	mu     sync.Mutex
 	stderr bytes.Buffer
 }
 
-var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127\.0\.0\.1:\d+)$`)
+var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127\.0\.0\.1:\d+)(?: thrift=(127\.0\.0\.1:\d+))?$`)
 
 // start runs livy-sim and waits for its listening line.
 func start(t *testing.T, args ...string) *proc {
@@ -103,7 +104,7 @@ func start(t *testing.T, args ...string) *proc {
 		if !ok || m == nil {
 			t.Fatalf("first stdout line %q (ok=%v), want the listening line; stderr %q", l, ok, p.errText())
 		}
-		p.url = m[2]
+		p.url, p.thrift = m[2], m[3]
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no listening line; stderr %q", p.errText())
 	}
@@ -243,6 +244,10 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--root", "relative"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--step", "0s"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "extra"}, exitUsage},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "nohostport"}, exitUsage},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "127.0.0.1:0", "--thrift-auth", "KERBEROS"}, exitUsage},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "127.0.0.1:0", "--thrift-refusal", "rst"}, exitUsage},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "127.0.0.1:0", "--register-timeout", "300ms"}, exitUnavailable},
 		{[]string{"--bogus"}, exitUsage},
 		{[]string{"-h"}, exitOK},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--register-timeout", "300ms"}, exitUnavailable},
