@@ -28,7 +28,8 @@ var gohiveAuths = map[string]bool{"NOSASL": true, "NONE": true, "LDAP": true, "C
 // OpenSession), so every way a passive server refuses — refused, reset,
 // closed after accept, failed SASL or OpenSession — moves on to the next
 // candidate. cfg is not modified; settings it leaves unset (TransportMode,
-// HTTPPath) are filled from what the candidate published. auth is gohive's
+// HTTPPath; gohive's defaults count as unset) are filled from what the
+// candidate published, as Hive's JDBC driver does. auth is gohive's
 // ("NOSASL", "NONE", "LDAP", "CUSTOM", "KERBEROS", "DIGEST-MD5").
 func ConnectHive(ctx context.Context, loc *Locator, auth string, cfg *gohive.ConnectConfiguration) (*gohive.Connection, error) {
 	if !gohiveAuths[auth] {
@@ -70,17 +71,23 @@ func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, bas
 		}
 		cfg.HiveConfiguration = m
 	}
-	if cfg.TransportMode == "" {
-		cfg.TransportMode = "binary"
-		if c.TransportMode == "http" {
-			cfg.TransportMode = "http"
+	// Settings the candidate published fill those the caller left unset.
+	// gohive.NewConnectConfiguration's defaults ("binary", "cliservice")
+	// count as unset: they cannot be told from explicit choices, and an
+	// endpoint only speaks the transport it published.
+	if c.TransportMode == "binary" || c.TransportMode == "http" {
+		if cfg.TransportMode == "" || cfg.TransportMode == "binary" {
+			cfg.TransportMode = c.TransportMode
 		}
 	}
+	if cfg.TransportMode == "" {
+		cfg.TransportMode = "binary"
+	}
+	if p := strings.TrimPrefix(c.HTTPPath, "/"); p != "" && (cfg.HTTPPath == "" || cfg.HTTPPath == "cliservice") {
+		cfg.HTTPPath = p
+	}
 	if cfg.HTTPPath == "" {
-		cfg.HTTPPath = strings.TrimPrefix(c.HTTPPath, "/")
-		if cfg.HTTPPath == "" {
-			cfg.HTTPPath = "cliservice"
-		}
+		cfg.HTTPPath = "cliservice"
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = loc.dialTimeout

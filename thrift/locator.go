@@ -294,7 +294,7 @@ func race[T any](ctx context.Context, l *Locator, cands []Candidate, attempt fun
 				timer.Reset(l.stagger)
 			} else if running == 0 {
 				finish()
-				return zero, Candidate{}, fmt.Errorf("%w (%d candidates): %w", ErrAllFailed, len(cands), errors.Join(errs...))
+				return zero, Candidate{}, fmt.Errorf("%w (%d candidates): %w", ErrAllFailed, len(cands), joined(errs))
 			}
 		case <-tick:
 			launch()
@@ -302,12 +302,27 @@ func race[T any](ctx context.Context, l *Locator, cands []Candidate, attempt fun
 		case <-ctx.Done():
 			finish()
 			if len(errs) > 0 {
-				return zero, Candidate{}, fmt.Errorf("%w: %w", ctx.Err(), errors.Join(errs...))
+				return zero, Candidate{}, fmt.Errorf("%w: %w", ctx.Err(), joined(errs))
 			}
 			return zero, Candidate{}, ctx.Err()
 		}
 	}
 }
+
+// multiError joins errors on one line ("a; b; c") and unwraps to all.
+type multiError []error
+
+func joined(errs []error) error { return multiError(errs) }
+
+func (m multiError) Error() string {
+	parts := make([]string, len(m))
+	for i, e := range m {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (m multiError) Unwrap() []error { return m }
 
 type discardHandler struct{}
 
