@@ -25,6 +25,13 @@
 // breaks resolution: such records are skipped and listed in
 // Snapshot.Problems with a reason.
 //
+// Hive compatibility: ReadHive reads a HiveServer2 namespace once, in
+// Hive's zooKeeper mode (serverUri= nodes, hive.go) or zooKeeperHA mode
+// (ServiceRecord JSON, hive_ha.go), for Thrift/JDBC clients. With
+// WithHiveRecord a Registrar holds a Hive-compatible serverUri= record while
+// it leads, so that unmodified Hive JDBC drivers and gohive find only the
+// active server.
+//
 // go-zookeeper has no chroot support, so a chroot in the connect string
 // ("zk1:2181,zk2:2181/apps") is applied by this package to every path.
 package discovery

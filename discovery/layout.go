@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strconv"
@@ -224,14 +225,20 @@ func ServerNodePrefix(r ServerRecord) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := r.Version
+	return serverNodePrefix(net.JoinHostPort(host, strconv.Itoa(port)), r.Version)
+}
+
+// serverNodePrefix is the one writer of the "serverUri=" node name, shared
+// by the canonical server record and the Hive-compatible Thrift record.
+func serverNodePrefix(hostport, version string) (string, error) {
+	v := version
 	if v == "" {
 		v = "unknown"
 	}
 	if strings.ContainsAny(v, ";/\n\r\x00") {
 		return "", fmt.Errorf("%w: version %q", ErrBadRecord, v)
 	}
-	return serverNamePrefix + net.JoinHostPort(host, strconv.Itoa(port)) + ";version=" + v + ";sequence=", nil
+	return serverNamePrefix + hostport + ";version=" + v + ";sequence=", nil
 }
 
 // ServerNodeName is a parsed server record node name.
@@ -268,9 +275,33 @@ func ParseServerNodeName(name string) (ServerNodeName, error) {
 		}
 	}
 	if _, _, err := net.SplitHostPort(out.HostPort); err != nil {
-		return ServerNodeName{}, fmt.Errorf("%w: node %q: %v", ErrBadRecord, truncate(name, 64), err)
+		// HiveServer2 writes Java's host string, which leaves IPv6
+		// literals bare ("serverUri=::1:10000"): accept and bracket them.
+		host, port, lerr := splitHostPortLoose(out.HostPort)
+		if lerr != nil {
+			return ServerNodeName{}, fmt.Errorf("%w: node %q: %v", ErrBadRecord, truncate(name, 64), err)
+		}
+		out.HostPort = net.JoinHostPort(host, port)
 	}
 	return out, nil
+}
+
+// splitHostPortLoose splits "host:port" and "[v6]:port" as net.SplitHostPort
+// does, and also a bare IPv6 literal followed by ":port" ("::1:10000",
+// "fe80::1%eth0:10000"), the last colon separating the port.
+func splitHostPortLoose(s string) (host, port string, err error) {
+	host, port, err = net.SplitHostPort(s)
+	if err == nil {
+		return host, port, nil
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || strings.ContainsAny(s, "[]") {
+		return "", "", err
+	}
+	if a, perr := netip.ParseAddr(s[:i]); perr != nil || !a.Is6() {
+		return "", "", err
+	}
+	return s[:i], s[i+1:], nil
 }
 
 // parseSequence parses ZooKeeper's sequence suffix: ten digits, or a

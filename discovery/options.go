@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 )
 
@@ -60,6 +61,14 @@ type config struct {
 	elect          bool
 	onLeadership   func(bool)
 	closeTimeout   time.Duration
+
+	// ReadHive
+	hiveNS   string
+	hiveMode HiveMode
+	hiveSASL bool
+	// Registrar: the leader-only Hive record
+	hiveRec   *HiveRecord
+	hiveRecNS string
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -121,3 +130,35 @@ func WithLeadershipHandler(f func(isLeader bool)) Option {
 // WithCloseTimeout bounds how long Registrar.Close spends deleting its nodes
 // (default 3s).
 func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
+
+// WithHiveNamespace sets the Hive namespace ReadHive reads (Hive's
+// zooKeeperNamespace): default "hiveserver2" in HiveZooKeeper mode and
+// "hs2ActivePassiveHA" in HiveZooKeeperHA mode, where "-unsecure" or "-sasl"
+// is appended as Hive does. It is relative to the connect string's chroot.
+func WithHiveNamespace(ns string) Option { return func(c *config) { c.hiveNS = ns } }
+
+// WithHiveMode sets how ReadHive reads the namespace (Hive's
+// serviceDiscoveryMode): HiveZooKeeper (default) or HiveZooKeeperHA.
+func WithHiveMode(m HiveMode) Option { return func(c *config) { c.hiveMode = m } }
+
+// WithHiveSASL selects the "-sasl" namespace suffix instead of "-unsecure"
+// in HiveZooKeeperHA mode (Hive uses "-sasl" when Kerberos is enabled).
+func WithHiveSASL(sasl bool) Option { return func(c *config) { c.hiveSASL = sasl } }
+
+// WithHiveRecord makes a Registrar with election publish a Hive-compatible
+// Thrift record in the Hive namespace ns (default "hiveserver2") while, and
+// only while, it is the leader:
+//
+//	/<ns>/serverUri=<thrift host>:<thrift port>;version=<v>;sequence=<10 digits>   data: Hive config string
+//
+// so that unmodified Hive JDBC drivers and gohive, which pick any child of
+// the namespace, find only the active server. Zero fields of rec take their
+// defaults from the ServerRecord (see HiveRecord). Register fails with
+// ErrBadOption without WithElection(true) or without a Thrift endpoint.
+func WithHiveRecord(ns string, rec HiveRecord) Option {
+	return func(c *config) {
+		r := rec
+		r.Settings = maps.Clone(rec.Settings)
+		c.hiveRec, c.hiveRecNS = &r, ns
+	}
+}

@@ -32,6 +32,15 @@ import (
 // notice it is disconnected (go-zookeeper: 2/3 of the session timeout of
 // silence, less than the session timeout after which ZooKeeper elects
 // another).
+//
+// With WithHiveRecord it also holds a Hive-compatible Thrift record in a
+// Hive namespace, only while it leads: created when it becomes leader,
+// deleted as soon as it learns it lost leadership. On a disconnection it
+// gives up leadership at once but cannot delete the node until it
+// reconnects: if the session expires, ZooKeeper removes the node (an
+// ephemeral) together with the latch node, before electing another leader;
+// if it reconnects within the session as a non-leader, it deletes the node
+// then; if it still leads, it keeps it.
 type Registrar struct {
 	cfg        config
 	rec        ServerRecord
@@ -42,8 +51,14 @@ type Registrar struct {
 	serversPath string
 	latchPath   string
 
+	// The leader-only Hive record (WithHiveRecord); hiveDir is "" without.
+	hiveDir    string
+	hivePrefix string
+	hiveData   []byte
+
 	leader     atomic.Bool
 	recordPath atomic.Pointer[string]
+	hivePath   atomic.Pointer[string]
 	notify     *notifier
 
 	registered chan struct{} // closed after the first complete registration
@@ -75,11 +90,36 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
+	var hiveDir, hivePrefix string
+	var hiveData []byte
+	if cfg.hiveRec != nil {
+		if !cfg.elect {
+			return nil, fmt.Errorf("%w: WithHiveRecord needs WithElection(true): the Hive record is held only by the leader", ErrBadOption)
+		}
+		ns := cfg.hiveRecNS
+		if ns == "" {
+			ns = DefaultHiveNamespace
+		}
+		if hiveDir, err = hiveNamespacePath(ns); err != nil {
+			return nil, err
+		}
+		inst, err := cfg.hiveRec.instance(rec)
+		if err != nil {
+			return nil, err
+		}
+		if hiveData, err = HiveRecordData(inst); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+		}
+		if hivePrefix, err = HiveNodePrefix(inst.Host, inst.Port, inst.Version); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+		}
+	}
 	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log})
 	if err != nil {
 		return nil, err
 	}
 	g := &Registrar{
+		hiveDir: hiveDir, hivePrefix: hivePrefix, hiveData: hiveData,
 		cfg: cfg, rec: rec, data: data, namePrefix: prefix, sess: sess,
 		serversPath: joinPath(cfg.root, serversDir),
 		latchPath:   joinPath(cfg.root, leaderDir),
@@ -108,6 +148,15 @@ func (g *Registrar) IsLeader() bool { return g.leader.Load() }
 // chroot), or "" while it is being (re-)created.
 func (g *Registrar) RecordPath() string {
 	if p := g.recordPath.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// HiveRecordPath returns the path (relative to the chroot) of the Hive
+// record this registrar holds while it leads (WithHiveRecord), or "".
+func (g *Registrar) HiveRecordPath() string {
+	if p := g.hivePath.Load(); p != nil {
 		return *p
 	}
 	return ""
@@ -216,6 +265,8 @@ type regLoop struct {
 	latch        string // relative path of our latch node, "" if none
 	protectedID  string // Curator protected id of the latch create in flight
 	latchUnsure  bool
+	hive         string // relative path of our Hive record, "" if none
+	hiveUnsure   bool
 	dedupe       bool            // an ambiguous create happened: check for our own duplicates
 	watching     map[string]bool // paths with a pending watch of ours
 }
@@ -299,6 +350,8 @@ func (g *Registrar) run() {
 func (l *regLoop) lost() {
 	l.record, l.recordUnsure = "", false
 	l.latch, l.latchUnsure, l.protectedID = "", false, ""
+	l.setHive("")
+	l.hiveUnsure = false
 	l.dedupe = false
 	l.g.recordPath.Store(nil)
 	clear(l.watching)
@@ -362,13 +415,131 @@ func (l *regLoop) sync() error {
 			return err
 		}
 	}
+	// The Hive record before the duplicate check, so that a record an
+	// ambiguous create left is adopted rather than deleted and re-created.
+	if err := l.syncHive(); err != nil {
+		return err
+	}
 	if l.dedupe {
 		if err := l.removeOwnDuplicates(); err != nil {
 			return err
 		}
 		l.dedupe = false
+		return l.syncHive() // leadership was re-checked
 	}
 	return nil
+}
+
+func (l *regLoop) setHive(p string) {
+	l.hive = p
+	if p == "" {
+		l.g.hivePath.Store(nil)
+	} else {
+		l.g.hivePath.Store(&p)
+	}
+}
+
+// syncHive holds the Hive record while this server leads and withdraws it
+// otherwise.
+func (l *regLoop) syncHive() error {
+	g := l.g
+	if g.hiveDir == "" {
+		return nil
+	}
+	if !g.leader.Load() {
+		if l.hive != "" {
+			if err := g.sess.Delete(l.hive); err != nil && !errors.Is(err, zk.ErrNoNode) {
+				return fmt.Errorf("withdraw hive record: %w", err)
+			}
+			g.cfg.log.Info("discovery: withdrew hive record", "id", g.rec.ID, "node", l.hive)
+			l.setHive("")
+		}
+		if l.hiveUnsure {
+			// A create whose answer was lost may have landed.
+			for {
+				p, err := l.findOwn(g.hiveDir, g.hivePrefix)
+				if err != nil {
+					return err
+				}
+				if p == "" {
+					break
+				}
+				if err := g.sess.Delete(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+					return fmt.Errorf("withdraw hive record: %w", err)
+				}
+			}
+			l.hiveUnsure = false
+		}
+		return nil
+	}
+	for tries := 0; ; tries++ {
+		if tries > 3 {
+			return errors.New("hive record keeps vanishing")
+		}
+		if l.hive == "" {
+			p, err := l.createHive()
+			if err != nil {
+				return err
+			}
+			l.setHive(p)
+			g.cfg.log.Info("discovery: published hive record", "id", g.rec.ID, "node", p)
+		}
+		ok, err := l.watch(l.hive)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		g.cfg.log.Warn("discovery: hive record vanished; re-creating", "node", l.hive)
+		l.setHive("")
+	}
+}
+
+func (l *regLoop) createHive() (string, error) {
+	g := l.g
+	if l.hiveUnsure {
+		p, err := l.findOwn(g.hiveDir, g.hivePrefix)
+		if err != nil {
+			return "", err
+		}
+		l.hiveUnsure = false
+		if p != "" {
+			return p, nil
+		}
+	}
+	if err := g.sess.EnsurePath(g.hiveDir); err != nil {
+		return "", err
+	}
+	p, err := g.sess.Create(joinPath(g.hiveDir, g.hivePrefix), g.hiveData, zk.FlagEphemeral|zk.FlagSequence)
+	if isAmbiguous(err) {
+		l.hiveUnsure, l.dedupe = true, true
+	}
+	if err != nil {
+		return "", fmt.Errorf("create hive record: %w", err)
+	}
+	return p, nil
+}
+
+// findOwn returns a child of dir named prefix... that is an ephemeral node
+// of our session, or "".
+func (l *regLoop) findOwn(dir, prefix string) (string, error) {
+	kids, err := l.g.sess.Children(dir)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return "", err
+	}
+	for _, k := range kids {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		p := joinPath(dir, k)
+		if mine, err := l.ownedBySession(p); err != nil {
+			return "", err
+		} else if mine {
+			return p, nil
+		}
+	}
+	return "", nil
 }
 
 func isAmbiguous(err error) bool {
@@ -389,23 +560,14 @@ func (l *regLoop) createRecord() (string, error) {
 	if l.recordUnsure {
 		// A previous create may have succeeded without us hearing back:
 		// adopt the record our session owns instead of adding a second one.
-		kids, err := g.sess.Children(g.serversPath)
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		p, err := l.findOwn(g.serversPath, g.namePrefix)
+		if err != nil {
 			return "", err
 		}
-		for _, k := range kids {
-			if !strings.HasPrefix(k, g.namePrefix) {
-				continue
-			}
-			p := joinPath(g.serversPath, k)
-			if mine, err := l.ownedBySession(p); err != nil {
-				return "", err
-			} else if mine {
-				l.recordUnsure = false
-				return p, nil
-			}
-		}
 		l.recordUnsure = false
+		if p != "" {
+			return p, nil
+		}
 	}
 	if err := g.sess.EnsurePath(g.serversPath); err != nil {
 		return "", err
@@ -484,6 +646,12 @@ func (l *regLoop) removeOwnDuplicates() error {
 	if err := check(g.serversPath, l.record, func(k string) bool { return strings.HasPrefix(k, g.namePrefix) }); err != nil {
 		return err
 	}
+	if g.hiveDir != "" {
+		// Our own Hive record (if we lead) is kept; any other is deleted.
+		if err := check(g.hiveDir, l.hive, func(k string) bool { return strings.HasPrefix(k, g.hivePrefix) }); err != nil {
+			return err
+		}
+	}
 	if g.cfg.elect {
 		if err := check(g.latchPath, l.latch, func(k string) bool { return strings.HasPrefix(k, curatorProtectedPfx) }); err != nil {
 			return err
@@ -551,7 +719,7 @@ func (l *regLoop) cleanup() {
 	// Stop acting as leader before anyone else can take over.
 	g.setLeader(false)
 	var paths []string
-	for _, p := range []string{l.latch, l.record} {
+	for _, p := range []string{l.hive, l.latch, l.record} {
 		if p != "" {
 			paths = append(paths, p)
 		}
@@ -560,4 +728,5 @@ func (l *regLoop) cleanup() {
 		g.cfg.log.Warn("discovery: deleting nodes on close", "err", err)
 	}
 	g.recordPath.Store(nil)
+	g.hivePath.Store(nil)
 }
