@@ -60,6 +60,12 @@ type Config struct {
 	// ThriftTransport ("binary" or "http"; empty: unknown/binary) and
 	// ThriftHTTPPath are published with Thrift.
 	ThriftTransport, ThriftHTTPPath string
+	// HiveNamespace, when set (with Thrift, in active-passive mode),
+	// publishes the Thrift endpoint in that Hive namespace in Hive's own
+	// format while this server is active (discovery.WithHiveRecord), so
+	// unmodified Hive clients find only the active server. HiveAuth is the
+	// hive.server2.authentication published there (default NONE).
+	HiveNamespace, HiveAuth string
 	// Logger receives the server's logs; silent by default.
 	Logger *slog.Logger
 	// OnLeadership, if set, is called (from a discovery goroutine; it must
@@ -210,9 +216,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift,
 			ThriftTransport: cfg.ThriftTransport, ThriftHTTPPath: cfg.ThriftHTTPPath, Version: LivyVersion}
-		reg, err := discovery.Register(ctx, cfg.ZK, rec, append(opts,
+		ropts := append(opts,
 			discovery.WithElection(cfg.Mode == discovery.ActivePassive),
-			discovery.WithLeadershipHandler(s.onLeadership))...)
+			discovery.WithLeadershipHandler(s.onLeadership))
+		if cfg.HiveNamespace != "" && cfg.Mode == discovery.ActivePassive {
+			ropts = append(ropts, discovery.WithHiveRecord(cfg.HiveNamespace, discovery.HiveRecord{Auth: cfg.HiveAuth}))
+		}
+		reg, err := discovery.Register(ctx, cfg.ZK, rec, ropts...)
 		if err != nil {
 			return fail(fmt.Errorf("livytest: %w", err))
 		}

@@ -46,6 +46,12 @@ type node struct {
 // livyCluster starts n Livy stand-ins (server 1 active) each with an
 // HS2-compatible Thrift endpoint that refuses while passive.
 func livyCluster(t testing.TB, n int, auth string, refusal hs2test.Refusal) (string, string, []*node) {
+	return livyClusterNS(t, n, auth, refusal, "")
+}
+
+// livyClusterNS also publishes the active's Thrift endpoint in Hive
+// namespace hiveNS (leader-only Hive record), when not empty.
+func livyClusterNS(t testing.TB, n int, auth string, refusal hs2test.Refusal, hiveNS string) (string, string, []*node) {
 	t.Helper()
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
@@ -60,7 +66,8 @@ func livyCluster(t testing.TB, n int, auth string, refusal hs2test.Refusal) (str
 			transport = "http"
 		}
 		cfg := livytest.Config{ZK: zkc.ConnectString(), Root: root, ID: i, Thrift: nd.thrift.Addr(),
-			ThriftTransport: transport, ThriftHTTPPath: hs2test.DefaultHTTPPath, SessionTimeout: time.Second}
+			ThriftTransport: transport, ThriftHTTPPath: hs2test.DefaultHTTPPath, SessionTimeout: time.Second,
+			HiveNamespace: hiveNS, HiveAuth: "NOSASL"}
 		nd.livy = livytest.NewServer(t, cfg)
 		active.Store(nd.livy)
 		nodes = append(nodes, nd)
@@ -209,5 +216,57 @@ func TestDialContextWithGohive(t *testing.T) {
 	defer conn.Close()
 	if got := serverName(t, conn); got != "livy-1" {
 		t.Fatalf("landed on %s", got)
+	}
+}
+
+// waitHive waits until the Hive namespace lists exactly addr.
+func waitHive(t testing.TB, connect, ns, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		v, err := discovery.ReadHive(ctxT(t, 5*time.Second), connect, discovery.WithHiveNamespace(ns))
+		if err == nil && len(v.Instances) == 1 && v.Instances[0].HostPort == addr {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hive namespace %s never listed only %s: %+v %v", ns, addr, v, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling ZooKeeper: ReadHive sets no watch
+	}
+}
+
+// gohive's own ConnectZookeeper, pointed at the leader-only Hive record,
+// only ever finds the active server.
+func TestGohiveConnectZookeeperFindsActive(t *testing.T) {
+	ns := strings.TrimPrefix(testRoot(t), "/") + "-hs2"
+	connect, _, nodes := livyClusterNS(t, 3, hs2test.AuthNoSASL, hs2test.RefuseClose, ns)
+	waitHive(t, connect, ns, nodes[0].thrift.Addr())
+	for round, want := range []string{"livy-1", "livy-2"} {
+		for i := 0; i < 5; i++ {
+			cfg := gohive.NewConnectConfiguration()
+			cfg.ZookeeperNamespace = ns
+			conn, err := gohive.ConnectZookeeper(connect, "NOSASL", cfg)
+			if err != nil {
+				t.Fatalf("round %d: ConnectZookeeper: %v", round, err)
+			}
+			got := serverName(t, conn)
+			conn.Close()
+			if got != want {
+				t.Fatalf("round %d: gohive landed on %s, want %s", round, got, want)
+			}
+			// Our HiveSource reads the same namespace.
+			c2, err := thrift.ConnectHive(ctxT(t, 10*time.Second), thrift.NewLocator(thrift.HiveSource(connect, discovery.WithHiveNamespace(ns))), "NOSASL", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := serverName(t, c2); got != want {
+				t.Fatalf("round %d: HiveSource landed on %s", round, got)
+			}
+			c2.Close()
+		}
+		if round == 0 {
+			nodes[0].livy.Close()
+			waitHive(t, connect, ns, nodes[1].thrift.Addr())
+		}
 	}
 }

@@ -106,6 +106,34 @@ func ResolverSource(r *discovery.Resolver) Source {
 	})
 }
 
+// HiveSource lists the servers registered in a Hive namespace in
+// ZooKeeper (discovery.ReadHive: HiveServer2, Kyuubi, or a livyha
+// Registrar's leader-only Hive record), the active first in zooKeeperHA
+// mode, with their published transport settings. Each call reads
+// ZooKeeper once; opts select the namespace and mode
+// (discovery.WithHiveNamespace, WithHiveMode, WithHiveSASL).
+func HiveSource(connect string, opts ...discovery.Option) Source {
+	return SourceFunc(func(ctx context.Context) ([]Candidate, error) {
+		view, err := discovery.ReadHive(ctx, connect, opts...)
+		if err != nil {
+			return nil, err
+		}
+		var out []Candidate
+		for _, in := range view.Instances {
+			mode := in.TransportMode
+			if mode == "all" || mode == "" {
+				mode = "binary"
+			}
+			out = append(out, Candidate{Addr: in.Addr(mode), ServerID: -1, Leader: in.Active,
+				TransportMode: mode, HTTPPath: in.HTTPPath, Auth: in.Auth})
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%w in %s", ErrNoCandidates, view.Path)
+		}
+		return out, nil
+	})
+}
+
 // StaticSource lists fixed host:port addresses in the given order.
 func StaticSource(addrs ...string) Source {
 	return SourceFunc(func(context.Context) ([]Candidate, error) {
@@ -233,33 +261,60 @@ type result[T any] struct {
 }
 
 // race runs attempt over cands with staggered starts and returns the first
-// success; late successes are released with release.
+// success; late successes are released with release. The first candidate
+// is tried on the caller's goroutine (the common case — the leader answers
+// within the stagger — then costs no goroutine hand-off); the stagger timer
+// starts the next ones in parallel while it runs.
 func race[T any](ctx context.Context, l *Locator, cands []Candidate, attempt func(context.Context, Candidate) (T, error), release func(T)) (T, Candidate, error) {
 	var zero T
 	ctx, cancel := context.WithCancel(ctx)
 	results := make(chan result[T], len(cands))
-	var wg sync.WaitGroup
-	start := func(c Candidate) {
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		next    = 1 // candidate 0 runs inline
+		running int
+		stopped bool
+	)
+	// A parallel success cuts the inline attempt short.
+	inlineCtx, inlineCancel := context.WithCancel(ctx)
+	defer inlineCancel()
+	run := func(ctx context.Context, c Candidate) result[T] {
+		actx, acancel := context.WithTimeout(ctx, l.dialTimeout)
+		defer acancel()
+		t0 := time.Now()
+		v, err := attempt(actx, c)
+		return result[T]{v: v, c: c, err: err, took: time.Since(t0)}
+	}
+	launchLocked := func() bool {
+		if next >= len(cands) {
+			return false
+		}
+		c := cands[next]
+		next++
+		running++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			actx, acancel := context.WithTimeout(ctx, l.dialTimeout)
-			defer acancel()
-			t0 := time.Now()
-			v, err := attempt(actx, c)
-			results <- result[T]{v: v, c: c, err: err, took: time.Since(t0)}
+			r := run(ctx, c)
+			if r.err == nil {
+				inlineCancel()
+			}
+			results <- r
 		}()
-	}
-	next, running := 0, 0
-	launch := func() {
-		start(cands[next])
-		next++
-		running++
+		return true
 	}
 	// Whatever is still running when we return is released in the
 	// background, so no connection and no goroutine is left behind.
 	finish := func() {
 		cancel()
+		mu.Lock()
+		stopped = true
+		n := running
+		mu.Unlock()
+		if n == 0 {
+			return
+		}
 		go func() {
 			wg.Wait()
 			close(results)
@@ -270,18 +325,41 @@ func race[T any](ctx context.Context, l *Locator, cands []Candidate, attempt fun
 			}
 		}()
 	}
-	launch()
-	timer := time.NewTimer(l.stagger)
-	defer timer.Stop()
-	var errs []error
-	for {
-		var tick <-chan time.Time
-		if next < len(cands) {
-			tick = timer.C
+	var timer *time.Timer
+	mu.Lock() // the callback reads timer under mu
+	timer = time.AfterFunc(l.stagger, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped && launchLocked() {
+			timer.Reset(l.stagger)
 		}
+	})
+	mu.Unlock()
+	defer timer.Stop()
+
+	var errs []error
+	first := run(inlineCtx, cands[0])
+	if first.err == nil {
+		l.log.Debug("thrift: connected", "candidate", first.c.String(), "took", first.took)
+		finish()
+		return first.v, first.c, nil
+	}
+	l.log.Debug("thrift: candidate failed", "candidate", first.c.String(), "err", first.err)
+	if inlineCtx.Err() == nil || ctx.Err() != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", first.c, first.err))
+	} // else: cut short because another candidate succeeded; its result is queued
+	// A failure starts the next candidate at once.
+	mu.Lock()
+	launchLocked()
+	idle := running == 0
+	mu.Unlock()
+	timer.Reset(l.stagger)
+	for !idle {
 		select {
 		case r := <-results:
+			mu.Lock()
 			running--
+			mu.Unlock()
 			if r.err == nil {
 				l.log.Debug("thrift: connected", "candidate", r.c.String(), "took", r.took)
 				finish()
@@ -289,24 +367,22 @@ func race[T any](ctx context.Context, l *Locator, cands []Candidate, attempt fun
 			}
 			l.log.Debug("thrift: candidate failed", "candidate", r.c.String(), "err", r.err)
 			errs = append(errs, fmt.Errorf("%s: %w", r.c, r.err))
-			if next < len(cands) {
-				launch()
+			mu.Lock()
+			if launchLocked() {
 				timer.Reset(l.stagger)
-			} else if running == 0 {
-				finish()
-				return zero, Candidate{}, fmt.Errorf("%w (%d candidates): %w", ErrAllFailed, len(cands), joined(errs))
 			}
-		case <-tick:
-			launch()
-			timer.Reset(l.stagger)
+			idle = running == 0
+			mu.Unlock()
 		case <-ctx.Done():
 			finish()
-			if len(errs) > 0 {
-				return zero, Candidate{}, fmt.Errorf("%w: %w", ctx.Err(), joined(errs))
-			}
-			return zero, Candidate{}, ctx.Err()
+			return zero, Candidate{}, fmt.Errorf("%w: %w", ctx.Err(), joined(errs))
 		}
 	}
+	finish()
+	if ctx.Err() != nil && len(errs) < len(cands) {
+		return zero, Candidate{}, fmt.Errorf("%w: %w", ctx.Err(), joined(errs))
+	}
+	return zero, Candidate{}, fmt.Errorf("%w (%d candidates): %w", ErrAllFailed, len(cands), joined(errs))
 }
 
 // multiError joins errors on one line ("a; b; c") and unwraps to all.

@@ -8,7 +8,7 @@
 //	    [--mode active-passive|multi-active] [--basic-auth USER:PASS] [--csrf]
 //	    [--step 50ms] [--session-timeout 2s] [--register-timeout 30s]
 //	    [--thrift HOST:PORT [--thrift-auth NOSASL|NONE|HTTP]
-//	     [--thrift-refusal close|opensession]]
+//	     [--thrift-refusal close|opensession] [--hive-namespace NS]]
 //
 // Once registered it prints exactly one line on stdout:
 //
@@ -113,6 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		thrift          = fs.String("thrift", "", "serve a HiveServer2 Thrift stand-in on `host:port` (port 0: any) and publish it")
 		thriftAuth      = fs.String("thrift-auth", hs2test.AuthNoSASL, "Thrift `auth`: NOSASL, NONE (SASL PLAIN) or HTTP")
 		thriftRefusal   = fs.String("thrift-refusal", "close", "how a passive server refuses Thrift clients (`mode`): close or opensession")
+		hiveNS          = fs.String("hive-namespace", "", "also publish the Thrift endpoint in this Hive ZooKeeper `namespace` while active (unmodified Hive clients find only the active)")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
 	)
 	usage := func(format string, a ...any) int {
@@ -216,6 +217,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer func() { _ = ts.Close() }()
 		cfg.Thrift = ts.Addr()
+		cfg.HiveNamespace = *hiveNS
+		cfg.HiveAuth = map[string]string{hs2test.AuthNoSASL: "NOSASL", hs2test.AuthNone: "NONE", hs2test.AuthHTTP: "NONE"}[tauth]
 		cfg.ThriftTransport = "binary"
 		if tauth == hs2test.AuthHTTP {
 			cfg.ThriftTransport, cfg.ThriftHTTPPath = "http", ts.Config().HTTPPath
