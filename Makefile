@@ -31,6 +31,7 @@ demo-discovery: deps build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./discovery/
 	$(GO) test -run '^$$' -bench RESTOverhead -benchtime 3000x -count 3 ./livyclient/
+	$(GO) test -run '^$$' -bench Connect -benchtime 300x -count 5 ./thrift/
 
 # Client-observed outage over 5 runs of the demo (kill -9 with a 2s ZooKeeper
 # session, then SIGTERM).
@@ -38,5 +39,5 @@ bench-failover: deps build
 	@for i in 1 2 3 4 5; do $(GO) run ./examples/failover --sim $(BIN)/livy-sim --find $(BIN)/livy-find 2>/dev/null | grep summary; done
 
 fuzz:
-	for f in FuzzParseServerData FuzzParseServerNodeName FuzzParseConnectString FuzzLatch; do \
+	for f in FuzzParseServerData FuzzParseServerNodeName FuzzParseConnectString FuzzLatch FuzzParseHiveNode FuzzParseServiceRecord; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s ./discovery/ || exit 1; done
