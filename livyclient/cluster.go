@@ -15,6 +15,7 @@ import (
 // Locator is what the HA transport needs from discovery. *discovery.Resolver
 // implements it.
 type Locator interface {
+	Mode() discovery.Mode
 	Active(ctx context.Context) (discovery.Server, error)
 	Owner(ctx context.Context, sessionID int) (discovery.Server, error)
 	Snapshot() *discovery.Snapshot
@@ -33,8 +34,12 @@ type cluster interface {
 	pick(ctx context.Context, scope int, tried map[string]bool) (*url.URL, <-chan struct{}, error)
 	// changed returns a channel closed when the view changes (nil: never).
 	changed() <-chan struct{}
-	// member reports whether host:port belongs to the cluster.
-	member(hostport string) bool
+	// member reports whether u (scheme and host:port) is the base URL of
+	// a cluster member.
+	member(u *url.URL) bool
+	// multiActive reports whether every server owns its own sessions and
+	// names (LIVY-698), so a job must be looked up where it was created.
+	multiActive() bool
 	// good records that the server at u answered.
 	good(u *url.URL)
 	// hint reports that a server we chose claims to be passive.
@@ -70,7 +75,17 @@ func (c *resolverCluster) pick(ctx context.Context, scope int, _ map[string]bool
 
 func (c *resolverCluster) changed() <-chan struct{} { return c.loc.Snapshot().Changed() }
 
-func (c *resolverCluster) member(hostport string) bool { return c.loc.Snapshot().IsMember(hostport) }
+func (c *resolverCluster) member(u *url.URL) bool {
+	hp := hostPort(u)
+	for _, s := range c.loc.Snapshot().Servers {
+		if s.HostPort == hp && strings.HasPrefix(s.URL, u.Scheme+"://") {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *resolverCluster) multiActive() bool { return c.loc.Mode() == discovery.MultiActive }
 
 func (c *resolverCluster) good(*url.URL) {}
 
@@ -81,7 +96,7 @@ func (c *resolverCluster) hint() { c.loc.Refresh() }
 // turn. Passive servers' 307s to other endpoints are followed.
 type staticCluster struct {
 	eps     []*url.URL
-	members map[string]bool
+	members map[string]bool // scheme://host:port
 
 	mu   sync.Mutex
 	last int
@@ -98,7 +113,7 @@ func newStaticCluster(urls []string) (*staticCluster, error) {
 			return nil, fmt.Errorf("%w: endpoint %q: %v", ErrBadOption, s, err)
 		}
 		c.eps = append(c.eps, u)
-		c.members[hostPort(u)] = true
+		c.members[u.Scheme+"://"+hostPort(u)] = true
 	}
 	return c, nil
 }
@@ -120,7 +135,9 @@ func (c *staticCluster) pick(_ context.Context, _ int, tried map[string]bool) (*
 
 func (c *staticCluster) changed() <-chan struct{} { return nil }
 
-func (c *staticCluster) member(hostport string) bool { return c.members[hostport] }
+func (c *staticCluster) member(u *url.URL) bool { return c.members[u.Scheme+"://"+hostPort(u)] }
+
+func (c *staticCluster) multiActive() bool { return false }
 
 func (c *staticCluster) good(answered *url.URL) {
 	hostport := hostPort(answered)

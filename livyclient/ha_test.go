@@ -455,3 +455,103 @@ func TestStaleRedirectToFormerMemberStartsOver(t *testing.T) {
 		t.Fatalf("former member got %d requests; stale passive %d", formerHits.Load(), calls.Load())
 	}
 }
+
+// With the retry budget spent, a short outage (503s for 300ms) still ends
+// in success: probes slow down, they do not stop.
+func TestSpentBudgetStillRecovers(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	var until atomic.Int64
+	until.Store(time.Now().Add(300 * time.Millisecond).UnixNano())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if time.Now().UnixNano() < until.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, `{"version":"0.8"}`)
+	}))
+	defer srv.Close()
+	reg, err := discovery.Register(ctxT(t, 10*time.Second), zkc.ConnectString(), discovery.ServerRecord{ID: 1, URL: srv.URL},
+		discovery.WithRoot(root), discovery.WithElection(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	budget := retry.NewBudget(10, 0.1)
+	for i := 0; i < 10; i++ {
+		budget.OnFailure()
+	}
+	policy := retry.Policy{Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond, Multiplier: 2, MaxAttempts: 100, MaxElapsed: 3 * time.Second}
+	c, _ := client(t, zkc.ConnectString(), root, discovery.ActivePassive, livyclient.WithRetryBudget(budget), livyclient.WithRetry(policy))
+	until.Store(time.Now().Add(300 * time.Millisecond).UnixNano())
+	if v, err := c.Version(ctxT(t, 10*time.Second)); err != nil || v.Version != "0.8" {
+		t.Fatalf("Version = %+v, %v", v, err)
+	}
+}
+
+// ZooKeeper unreachable: the policy's MaxElapsed bounds the request even
+// without a context deadline; a closed resolver fails at once.
+func TestNoSnapshotBoundedByPolicy(t *testing.T) {
+	r, err := discovery.NewResolver("127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := livyclient.New(livyclient.WithResolver(r),
+		livyclient.WithRetry(retry.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2, MaxAttempts: 100, MaxElapsed: 500 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := c.Version(context.Background()); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, discovery.ErrUnavailable) {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("request with no snapshot and no context deadline hung")
+	}
+	r.Close()
+	if _, err := c.Version(context.Background()); !errors.Is(err, discovery.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// Multi-active: each server has its own names, so after an ambiguous
+// create the lookup goes to the server that got it, never elsewhere.
+func TestMultiActiveDedupeStaysOnServer(t *testing.T) {
+	var aborted atomic.Bool
+	connect, root, servers := cluster(t, 2, discovery.MultiActive, func(c *livytest.Config) {
+		c.AbortAfterCommit = func(r *http.Request) bool {
+			return r.URL.Path == "/batches" && aborted.CompareAndSwap(false, true)
+		}
+	})
+	c, r := client(t, connect, root, discovery.MultiActive)
+	ctx := ctxT(t, 20*time.Second)
+	if _, err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "/f", Name: "only-once"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := b.ID / discovery.SessionIDBlock
+	for _, s := range servers {
+		for _, req := range s.Requests() {
+			if strings.Contains(req.Path, "only-once") && s.ID() != owner {
+				t.Fatalf("server %d saw %s %s; the batch lives on %d", s.ID(), req.Method, req.Path, owner)
+			}
+		}
+	}
+	total := 0
+	for _, s := range servers {
+		for _, req := range s.Requests() {
+			if req.Method == http.MethodPost && req.Path == "/batches" {
+				total++
+			}
+		}
+	}
+	if total != 1 {
+		t.Fatalf("%d POST /batches in all", total)
+	}
+}

@@ -15,38 +15,69 @@ import (
 // finished in a state the caller did not wait for.
 var ErrUnexpectedState = errors.New("livyclient: finished in an unexpected state")
 
+// CreateError is returned by Create calls that failed; Name is the name
+// the job was created with (generated when the caller gave none), so the
+// caller can look it up — with errors.Is(err, ErrAmbiguous) the job may
+// exist.
+type CreateError struct {
+	Name string
+	Err  error
+}
+
+func (e *CreateError) Error() string {
+	if e.Name == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%v (name %q)", e.Err, e.Name)
+}
+
+func (e *CreateError) Unwrap() error { return e.Err }
+
 // create posts a create request without ever making a duplicate: it is
 // retried blindly only when it provably never reached a server (the
 // transport does that); after an ambiguous failure the job is looked up by
-// its unique name on the (new) active server and returned, or created again
-// if it is truly absent. Livy's duplicate-name rejection backs this up when
-// the first attempt commits late.
+// its unique name and returned, or created again if it is truly absent.
+// The lookup and the new attempt go to the active server (names are
+// cluster-wide through Livy's state store), or, in multi-active mode, to
+// the very server that got the first attempt (each server has its own
+// names); if that server cannot answer, the ambiguity is returned rather
+// than risking a second job elsewhere. Livy's duplicate-name rejection
+// backs this up when the first attempt commits late.
 func (c *Client) create(ctx context.Context, coll, name string, in, out any) error {
 	ambiguous := false
+	lctx := ctx
 	lookup := func() error {
-		return c.do(ctx, http.MethodGet, "/"+coll+"/"+url.PathEscape(name), nil, out)
+		return c.do(lctx, http.MethodGet, "/"+coll+"/"+url.PathEscape(name), nil, out)
 	}
+	fail := func(err error) error { return &CreateError{Name: name, Err: err} }
 	for try := 1; ; try++ {
-		err := c.do(ctx, http.MethodPost, "/"+coll, in, out)
+		err := c.do(lctx, http.MethodPost, "/"+coll, in, out)
+		var amb *AmbiguousError
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, ErrAmbiguous) && name != "" && try < 3:
+		case errors.As(err, &amb) && name != "" && try < 3 && ctx.Err() == nil:
 			ambiguous = true
+			if c.transport.cluster.multiActive() {
+				lctx = pinned(ctx, amb.Server)
+			}
 			c.log.Info("livyclient: create outcome unknown; looking it up by name", "coll", coll, "name", name, "err", err)
 			lerr := lookup()
 			if lerr == nil {
 				return nil
 			}
 			if !errors.Is(lerr, ErrNotFound) {
-				return fmt.Errorf("%w (looking up %q after: %v)", lerr, name, err)
+				return fail(fmt.Errorf("%w (looking the job up after: %w)", lerr, err))
 			}
 			// Truly absent: create it again.
 		case ambiguous && errors.Is(err, ErrConflict):
 			// Our earlier attempt committed after all.
-			return lookup()
+			if lerr := lookup(); lerr != nil {
+				return fail(lerr)
+			}
+			return nil
 		default:
-			return err
+			return fail(err)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/retry"
 )
 
@@ -24,7 +25,8 @@ var (
 	// ErrTooManyRedirects: the redirect hop limit was reached.
 	ErrTooManyRedirects = errors.New("livyclient: too many redirects")
 	// ErrAmbiguous: a non-idempotent request was sent but no answer came
-	// back, so whether it took effect is unknown. It was not retried.
+	// back, so whether it took effect is unknown. It was not retried. The
+	// error is an *AmbiguousError.
 	ErrAmbiguous = errors.New("livyclient: request sent but not answered; outcome unknown")
 	// ErrBadOption is wrapped by errors about invalid options.
 	ErrBadOption = errors.New("livyclient: bad option")
@@ -72,6 +74,31 @@ type hopError struct {
 func (e *hopError) Error() string { return e.server + ": " + e.err.Error() }
 func (e *hopError) Unwrap() error { return e.err }
 
+// AmbiguousError is returned (wrapping ErrAmbiguous) when a request that
+// is not idempotent was sent but no answer came back — the connection
+// died, or the context ended while it was in flight.
+type AmbiguousError struct {
+	// Server is the base URL of the server the request was sent to.
+	Server       *url.URL
+	Method, Path string
+	Err          error
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("%v: %s %s via %s: %v", ErrAmbiguous, e.Method, e.Path, hostPort(e.Server), e.Err)
+}
+
+// Unwrap returns ErrAmbiguous and the underlying error.
+func (e *AmbiguousError) Unwrap() []error { return []error{ErrAmbiguous, e.Err} }
+
+type pinKey struct{}
+
+// pinned returns ctx with requests pinned to the server at base: no other
+// server is tried.
+func pinned(ctx context.Context, base *url.URL) context.Context {
+	return context.WithValue(ctx, pinKey{}, base)
+}
+
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
@@ -81,7 +108,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	scope := sessionScope(req.URL.Path)
 	idempotent := retry.Idempotent(req.Method)
+	pin, _ := ctx.Value(pinKey{}).(*url.URL)
 	start := time.Now()
+	// Finding a server (which may wait for the first snapshot) is bounded
+	// by MaxElapsed too.
+	pctx := ctx
+	if t.policy.MaxElapsed > 0 {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithDeadline(ctx, start.Add(t.policy.MaxElapsed))
+		defer cancel()
+	}
 	var (
 		untrusted int
 		bounded   bool            // this retry is bounded by its own count: probe regardless of budget
@@ -89,6 +125,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		lastErr   error
 		timer     *time.Timer
 		deadline  <-chan time.Time
+		final     bool // the deadline passed: this is the last attempt
 	)
 	defer func() {
 		if timer != nil {
@@ -96,7 +133,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}()
 	for attempt := 1; ; attempt++ {
-		base, changed, perr := t.cluster.pick(ctx, scope, tried)
+		var base *url.URL
+		var changed <-chan struct{}
+		var perr error
+		if pin != nil {
+			base = pin
+		} else {
+			base, changed, perr = t.cluster.pick(pctx, scope, tried)
+		}
 		var resp *http.Response
 		var herr error
 		if perr == nil {
@@ -114,8 +158,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Decide whether this failure may be retried.
 		switch {
 		case perr != nil:
+			if errors.Is(perr, discovery.ErrClosed) || (ctx.Err() != nil) {
+				return nil, perr
+			}
 			lastErr = perr // no leader/owner known (yet): wait for the view to change
-		case herr != nil && errors.Is(herr, ErrUntrustedRedirect) && untrusted < maxUntrustedRetries && ctx.Err() == nil:
+		case herr != nil && !idempotent && !retry.NeverSent(herr) && !errors.Is(herr, ErrUntrustedRedirect) &&
+			!errors.Is(herr, ErrTooManyRedirects) && (ctx.Err() != nil || retry.Retryable(herr)):
+			// Sent, no answer (also when ctx ended in flight): the outcome
+			// is unknown, so it is not repeated blindly.
+			return nil, &AmbiguousError{Server: base, Method: req.Method, Path: req.URL.Path, Err: herr}
+		case herr != nil && errors.Is(herr, ErrUntrustedRedirect) && untrusted < maxUntrustedRetries && ctx.Err() == nil && !final:
 			// A member redirected outside the cluster as we know it. Nothing
 			// was sent there. Usually a passive with a stale view sends us
 			// to a server that has just left (after a kill -9): refresh our
@@ -131,19 +183,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if !retry.Retryable(herr) {
 				return nil, herr
 			}
-			if !idempotent && !retry.NeverSent(herr) {
-				return nil, fmt.Errorf("%w: %s %s: %w", ErrAmbiguous, req.Method, req.URL.Path, herr)
-			}
 			lastErr = herr
 		default: // 503
-			if attempt >= t.policy.Attempts() || !t.within(start, 0) {
+			if final || attempt >= t.policy.Attempts() {
 				return resp, nil
 			}
 			drain(resp)
 			lastErr = fmt.Errorf("%s answered 503", hostPort(resp.Request.URL))
 		}
-		if attempt >= t.policy.Attempts() {
-			return nil, fmt.Errorf("livyclient: %s %s: gave up after %d attempts: %w", req.Method, req.URL.Path, attempt, lastErr)
+		if final || attempt >= t.policy.Attempts() {
+			return nil, fmt.Errorf("livyclient: %s %s: gave up after %d attempts in %s: %w",
+				req.Method, req.URL.Path, attempt, time.Since(start).Round(time.Millisecond), lastErr)
 		}
 		t.budget.OnFailure()
 		if deadline == nil && t.policy.MaxElapsed > 0 {
@@ -151,27 +201,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			defer dt.Stop()
 			deadline = dt.C
 		}
-		if perr == nil && changed == nil && len(tried) < t.clusterSize() {
+		if perr == nil && changed == nil && pin == nil && len(tried) < t.clusterSize() {
 			continue // static endpoints: try the next one at once
 		}
-		// Wait for the cluster view to change; probing again before that
-		// costs budget, so a dead cluster is not hammered.
+		// Wait for the cluster view to change, probing again after a
+		// backoff. While the retry budget is spent, probes slow down to
+		// the policy's maximum backoff, so a dead cluster is not hammered
+		// but a short outage still ends in success.
 		wait := t.policy.Backoff(attempt)
-		if !t.within(start, wait) {
-			wait = time.Until(start.Add(t.policy.MaxElapsed))
-			if wait <= 0 {
-				return nil, fmt.Errorf("livyclient: %s %s: gave up after %s: %w", req.Method, req.URL.Path, t.policy.MaxElapsed, lastErr)
-			}
+		if !bounded && changed != nil && !t.budget.Allow() {
+			wait = max(t.policy.Max, wait)
 		}
-		var probe <-chan time.Time
-		if bounded || t.budget.Allow() || changed == nil {
-			bounded = false
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			probe = timer.C
+		bounded = false
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
 		}
 		t.log.Debug("livyclient: retrying", "method", req.Method, "path", req.URL.Path, "attempt", attempt, "err", lastErr)
 		select {
@@ -179,9 +224,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
 		case <-changed:
 			clear(tried)
-		case <-probe:
+		case <-timer.C:
 		case <-deadline:
-			return nil, fmt.Errorf("livyclient: %s %s: gave up after %s: %w", req.Method, req.URL.Path, t.policy.MaxElapsed, lastErr)
+			final = true // one last attempt, then give up
+			deadline = nil
 		}
 	}
 }
@@ -191,11 +237,6 @@ func (t *Transport) clusterSize() int {
 		return len(s.eps)
 	}
 	return 1
-}
-
-// within reports whether waiting d more stays inside MaxElapsed.
-func (t *Transport) within(start time.Time, d time.Duration) bool {
-	return t.policy.MaxElapsed <= 0 || time.Since(start)+d <= t.policy.MaxElapsed
 }
 
 // follow sends req to base and follows 307/308 redirects towards cluster
@@ -211,6 +252,9 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 		if err != nil {
 			return nil, &hopError{server: hostPort(target), err: err}
 		}
+		if resp.Request == nil { // some RoundTrippers leave it unset
+			resp.Request = out
+		}
 		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusPermanentRedirect {
 			return resp, nil
 		}
@@ -224,7 +268,10 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 			return nil, fmt.Errorf("%w: %s redirected to %q", ErrUntrustedRedirect, hostPort(target), loc.Redacted())
 		}
 		next := hostPort(loc)
-		if !t.cluster.member(next) && !t.trusted[next] {
+		if target.Scheme == "https" && loc.Scheme != "https" {
+			return nil, fmt.Errorf("%w: %s redirected %s %s from https to %s", ErrUntrustedRedirect, hostPort(target), req.Method, req.URL.Path, loc.Scheme)
+		}
+		if !t.cluster.member(loc) && !t.trusted[next] {
 			t.log.Warn("livyclient: refusing redirect to a non-member", "from", hostPort(target), "to", next)
 			return nil, fmt.Errorf("%w: %s redirected %s %s to %s", ErrUntrustedRedirect, hostPort(target), req.Method, req.URL.Path, next)
 		}
@@ -278,6 +325,7 @@ func replayableBody(req *http.Request) (func() (io.ReadCloser, error), error) {
 		return nil, nil
 	}
 	if req.GetBody != nil {
+		req.Body.Close() // every hop reads a fresh copy from GetBody
 		return req.GetBody, nil
 	}
 	data, err := io.ReadAll(req.Body)
@@ -293,6 +341,9 @@ func rebase(u *url.URL, base *url.URL) *url.URL {
 	out := *base
 	out.Path = base.Path + u.Path
 	out.RawPath = ""
+	if u.RawPath != "" { // keep escapes such as %2F in a session name
+		out.RawPath = base.EscapedPath() + u.EscapedPath()
+	}
 	out.RawQuery = u.RawQuery
 	out.Fragment = ""
 	out.User = nil

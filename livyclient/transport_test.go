@@ -311,6 +311,8 @@ func TestOptionsValidation(t *testing.T) {
 
 type fakeLocator struct{}
 
+func (fakeLocator) Mode() discovery.Mode { return discovery.ActivePassive }
+
 func (fakeLocator) Active(context.Context) (discovery.Server, error) {
 	return discovery.Server{}, discovery.ErrNoLeader
 }
@@ -319,3 +321,72 @@ func (fakeLocator) Owner(context.Context, int) (discovery.Server, error) {
 }
 func (fakeLocator) Snapshot() *discovery.Snapshot { return nil }
 func (fakeLocator) Refresh()                      {}
+
+// https -> http on the same member: refused, nothing sent in cleartext.
+func TestNoDowngradeToCleartext(t *testing.T) {
+	var hits atomic.Int32
+	var tlsSrv *httptest.Server
+	tlsSrv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Location", "http://"+r.Host+r.URL.RequestURI())
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	defer tlsSrv.Close()
+	c := newClient(t, WithEndpoints(tlsSrv.URL), WithHTTPClient(tlsSrv.Client()), WithAuth(BasicAuth{User: "a", Password: "b"}))
+	if _, err := c.Version(ctxT(t)); !errors.Is(err, ErrUntrustedRedirect) {
+		t.Fatalf("downgrade = %v", err)
+	}
+	if n := hits.Load(); n != 1+maxUntrustedRetries {
+		t.Fatalf("%d requests reached the TLS member", n)
+	}
+}
+
+// A RoundTripper that does not set resp.Request must not crash the client.
+func TestResponseWithoutRequest(t *testing.T) {
+	srv := newRecorder(t, okJSON(`{"version":"0.8"}`))
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if resp != nil {
+			resp.Request = nil
+		}
+		return resp, err
+	})
+	c := newClient(t, WithEndpoints(srv.URL), WithHTTPClient(&http.Client{Transport: rt}))
+	if v, err := c.Version(ctxT(t)); err != nil || v.Version != "0.8" {
+		t.Fatalf("Version = %+v, %v", v, err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Names are sent escaped: a "/" in a name stays part of the name.
+func TestNameEscaping(t *testing.T) {
+	srv := newRecorder(t, okJSON(`{"id":1,"state":"running"}`))
+	c := newClient(t, WithEndpoints(srv.URL))
+	if _, err := c.Batches.GetByName(ctxT(t), "team/job 1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.got()[0].Path; got != "/batches/team%2Fjob%201" {
+		t.Fatalf("path sent: %s", got)
+	}
+}
+
+// The context ends while a create is in flight: the caller learns the
+// outcome is unknown and the name to look it up by.
+func TestCreateInterruptedIsAmbiguousWithName(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	c := newClient(t, WithEndpoints(srv.URL))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.Batches.Create(ctx, &CreateBatchRequest{File: "f"})
+	var ce *CreateError
+	if !errors.Is(err, ErrAmbiguous) || !errors.As(err, &ce) || !strings.HasPrefix(ce.Name, "livyha-") {
+		t.Fatalf("err = %v", err)
+	}
+}

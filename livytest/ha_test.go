@@ -227,21 +227,25 @@ func TestMultiActive(t *testing.T) {
 	}
 	expect(t, do(t, c, "POST", s1.URL()+"/batches", `{"file":"c.py"}`), 201) // 10000001
 
-	for _, path := range []string{"/batches/10000000?x=1", "/batches/one/state", "/batches/10000001/log"} {
+	for _, path := range []string{"/batches/10000000?x=1", "/batches/10000001/log"} {
 		r := do(t, c, "GET", s2.URL()+path, "")
 		expect(t, r, http.StatusTemporaryRedirect)
 		if loc := r.header.Get("Location"); loc != s1.URL()+path {
 			t.Fatalf("%s: Location %q, want %q", path, loc, s1.URL()+path)
 		}
 	}
+	// Names are per server, as in Livy: s2 does not know s1's "one".
+	expect(t, do(t, c, "GET", s2.URL()+"/batches/one/state", ""), 404)
 	expect(t, do(t, c, "GET", s1.URL()+"/batches/one", ""), 200)
 	if l := do(t, c, "GET", s1.URL()+"/batches", "").obj(t); l["total"] != 2.0 {
 		t.Fatalf("s1 lists its own batches only: %v", l)
 	}
 	expectMsg(t, do(t, c, "GET", s2.URL()+"/batches/nope", ""), 404, "Session 'nope' not found.")
-	// Names are unique across the cluster.
-	expectMsg(t, do(t, c, "POST", s2.URL()+"/batches", `{"file":"d.py","name":"one"}`), 400,
-		"Rejected, Reason: Duplicate session name: Some(one) for session 20000001")
+	// Names are unique per server only (each Livy keeps its own), so s2
+	// accepts "one" too; s1 rejects it again.
+	expect(t, do(t, c, "POST", s2.URL()+"/batches", `{"file":"d.py","name":"one"}`), 201)
+	expectMsg(t, do(t, c, "POST", s1.URL()+"/batches", `{"file":"d.py","name":"one"}`), 400,
+		"Rejected, Reason: Duplicate session name: Some(one) for session 10000002")
 	// The owner of a session of server 3 is not registered.
 	expectMsg(t, do(t, c, "GET", s1.URL()+"/batches/30000000", ""), 503, "no active Livy server")
 }

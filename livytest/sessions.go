@@ -143,13 +143,18 @@ func (s *Server) find(typ, idOrName string) (*stored, *apiError) {
 	return nil, notFound
 }
 
-// ownerByName finds the server owning the session called name.
+// ownerByName finds the server owning the session called name. In
+// multi-active mode, as in Livy, names are per server: only this server's
+// own sessions count (a name known elsewhere is not found here).
 func (s *Server) ownerByName(typ, name string) (int, bool, error) {
 	all, err := s.loadAny(typ)
 	if err != nil {
 		return 0, false, err
 	}
 	for _, st := range all {
+		if s.st.multi && st.rec.sessionID()/discovery.SessionIDBlock != s.cfg.ID {
+			continue
+		}
 		if n := st.rec.sessionName(); n != nil && *n == name {
 			if s.owns(st.rec.sessionID()) && !s.recovered(st.rec) {
 				continue
@@ -160,8 +165,9 @@ func (s *Server) ownerByName(typ, name string) (int, bool, error) {
 	return 0, false, nil
 }
 
-// nameTaken reports whether a known session of typ (on any server) is
-// called name.
+// nameTaken reports whether a known session of typ is called name (on
+// this server in multi-active mode; cluster-wide, through the shared state
+// store, in active-passive mode).
 func (s *Server) nameTaken(typ, name string) (bool, error) {
 	_, found, err := s.ownerByName(typ, name)
 	return found, err

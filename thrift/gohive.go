@@ -45,16 +45,34 @@ func ConnectHive(ctx context.Context, loc *Locator, auth string, cfg *gohive.Con
 	if err != nil {
 		return nil, err
 	}
-	conn, _, err := race(ctx, loc, cands, func(actx context.Context, c Candidate) (*gohive.Connection, error) {
+	h, _, err := race(ctx, loc, cands, func(actx context.Context, c Candidate) (*hiveConn, error) {
 		return connectOne(actx, loc, c, auth, cfg)
-	}, func(c *gohive.Connection) { _ = c.Close() })
-	return conn, err
+	}, (*hiveConn).closeSoon)
+	if err != nil {
+		return nil, err
+	}
+	return h.conn, nil
+}
+
+// hiveConn is a gohive connection with the sockets it dialed.
+type hiveConn struct {
+	conn *gohive.Connection
+	nets func() []net.Conn
+}
+
+// closeSoon closes a connection that lost the race without letting a hung
+// server hold the goroutine: its sockets get a short deadline first.
+func (h *hiveConn) closeSoon() {
+	for _, nc := range h.nets() {
+		_ = nc.SetDeadline(time.Now().Add(time.Second))
+	}
+	_ = h.conn.Close()
 }
 
 // connectOne runs gohive.Connect against one candidate, bounded by ctx:
 // the connections it dials are closed when ctx ends, which unblocks
 // gohive (its own calls take no context).
-func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, base *gohive.ConnectConfiguration) (conn *gohive.Connection, err error) {
+func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, base *gohive.ConnectConfiguration) (hc *hiveConn, err error) {
 	host, portStr, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("bad address: %w", err)
@@ -108,7 +126,7 @@ func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, bas
 			if userDial != nil {
 				return userDial(dctx, network, addr)
 			}
-			d := net.Dialer{Timeout: loc.dialTimeout}
+			d := net.Dialer{Timeout: max(loc.dialTimeout, 0)}
 			return d.DialContext(dctx, network, addr)
 		}
 		var nc net.Conn
@@ -116,7 +134,7 @@ func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, bas
 		if userDial != nil {
 			nc, err = userDial(ctx, network, addr)
 		} else {
-			d := net.Dialer{Timeout: loc.dialTimeout}
+			d := net.Dialer{Timeout: max(loc.dialTimeout, 0)}
 			nc, err = d.DialContext(ctx, network, addr)
 		}
 		if err != nil {
@@ -145,10 +163,10 @@ func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, bas
 	defer func() {
 		if r := recover(); r != nil { // gohive panics on some bad settings
 			err = fmt.Errorf("gohive: %v", r)
-			conn = nil
+			hc = nil
 		}
 	}()
-	conn, err = gohive.Connect(host, port, auth, &cfg)
+	conn, err := gohive.Connect(host, port, auth, &cfg)
 	if !stop() {
 		// ctx ended: the attempt is abandoned.
 		if conn != nil {
@@ -172,7 +190,11 @@ func connectOne(ctx context.Context, loc *Locator, c Candidate, auth string, bas
 		_ = nc.SetDeadline(time.Time{})
 	}
 	mu.Unlock()
-	return conn, nil
+	return &hiveConn{conn: conn, nets: func() []net.Conn {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]net.Conn(nil), conns...)
+	}}, nil
 }
 
 // sessionOpened reports whether gohive got a session handle: gohive v1

@@ -161,7 +161,8 @@ type Locator struct {
 type Option func(*Locator)
 
 // WithDialTimeout bounds each candidate's attempt (connect and, for
-// ConnectHive, the handshake and OpenSession). Default 5s.
+// ConnectHive, the handshake and OpenSession). Default 5s; 0 or less: no
+// bound but the context's.
 func WithDialTimeout(d time.Duration) Option { return func(l *Locator) { l.dialTimeout = d } }
 
 // WithStagger sets how long an attempt may go unanswered before the next
@@ -214,7 +215,7 @@ func (l *Locator) DialContext(ctx context.Context, network, _ string) (net.Conn,
 // dialProbe dials addr and watches the connection for l.probe: a server
 // that closes or resets it in that window refused it.
 func (l *Locator) dialProbe(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: l.dialTimeout}
+	d := net.Dialer{Timeout: max(l.dialTimeout, 0)}
 	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -280,7 +281,10 @@ func race[T any](ctx context.Context, l *Locator, cands []Candidate, attempt fun
 	inlineCtx, inlineCancel := context.WithCancel(ctx)
 	defer inlineCancel()
 	run := func(ctx context.Context, c Candidate) result[T] {
-		actx, acancel := context.WithTimeout(ctx, l.dialTimeout)
+		actx, acancel := context.WithCancel(ctx)
+		if l.dialTimeout > 0 {
+			actx, acancel = context.WithTimeout(ctx, l.dialTimeout)
+		}
 		defer acancel()
 		t0 := time.Now()
 		v, err := attempt(actx, c)
