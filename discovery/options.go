@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,11 @@ type config struct {
 	// Registrar: the leader-only Hive record
 	hiveRec   *HiveRecord
 	hiveRecNS string
+
+	// Registrar health check
+	health         func(context.Context) error
+	healthInterval time.Duration
+	healthFailures int
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -160,5 +166,18 @@ func WithHiveRecord(ns string, rec HiveRecord) Option {
 		r := rec
 		r.Settings = maps.Clone(rec.Settings)
 		c.hiveRec, c.hiveRecNS = &r, ns
+	}
+}
+
+// WithHealthCheck makes a Registrar publish its server only while check
+// succeeds: check runs every interval (bounded by interval as its
+// timeout); after failures consecutive failures (at least 1) the registrar
+// withdraws its nodes — giving up leadership, so clients fail over at
+// once although the sidecar and its ZooKeeper session live on — and it
+// publishes them again after the next success. Register returns once the
+// server is healthy and published.
+func WithHealthCheck(check func(ctx context.Context) error, interval time.Duration, failures int) Option {
+	return func(c *config) {
+		c.health, c.healthInterval, c.healthFailures = check, interval, max(failures, 1)
 	}
 }

@@ -269,6 +269,7 @@ type regLoop struct {
 	hiveUnsure   bool
 	dedupe       bool            // an ambiguous create happened: check for our own duplicates
 	watching     map[string]bool // paths with a pending watch of ours
+	healthy      bool            // the health check passes (always, without one)
 }
 
 func newProtectedID() string {
@@ -281,7 +282,8 @@ func newProtectedID() string {
 
 func (g *Registrar) run() {
 	defer close(g.done)
-	l := &regLoop{g: g, events: make(chan watchEvent, 16), watching: make(map[string]bool)}
+	l := &regLoop{g: g, events: make(chan watchEvent, 16), watching: make(map[string]bool), healthy: g.cfg.health == nil}
+	healthC := g.startHealth()
 	var (
 		dirty   = true
 		attempt = 0
@@ -312,7 +314,9 @@ func (g *Registrar) run() {
 			} else {
 				attempt = 0
 				dirty = false
-				g.regOnce.Do(func() { close(g.registered) })
+				if l.healthy {
+					g.regOnce.Do(func() { close(g.registered) })
+				}
 			}
 		}
 		select {
@@ -342,8 +346,98 @@ func (g *Registrar) run() {
 			dirty = true
 		case <-retryC:
 			retryC = nil
+		case h := <-healthC:
+			if h == l.healthy {
+				continue
+			}
+			l.healthy = h
+			if h {
+				g.cfg.log.Info("discovery: server healthy; publishing", "id", g.rec.ID)
+			} else {
+				g.cfg.log.Warn("discovery: server unhealthy; withdrawing its nodes", "id", g.rec.ID)
+				l.withdraw()
+			}
+			dirty = true
 		}
 	}
+}
+
+// startHealth runs the health check, if any, and reports each change of
+// health on the returned channel (nil without a check). It stops when the
+// registrar closes.
+func (g *Registrar) startHealth() <-chan bool {
+	if g.cfg.health == nil {
+		return nil
+	}
+	out := make(chan bool, 1)
+	base, cancelBase := context.WithCancel(context.Background())
+	go func() {
+		<-g.closing
+		cancelBase()
+	}()
+	go func() {
+		interval := g.cfg.healthInterval
+		if interval <= 0 {
+			interval = time.Second
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		failures, last := 0, false
+		for first := true; ; first = false {
+			if !first {
+				select {
+				case <-g.closing:
+					return
+				case <-t.C:
+				}
+			}
+			ctx, cancel := context.WithTimeout(base, interval)
+			err := g.cfg.health(ctx)
+			cancel()
+			if base.Err() != nil {
+				return
+			}
+			healthy := last
+			if err == nil {
+				failures, healthy = 0, true
+			} else if failures++; failures >= g.cfg.healthFailures {
+				healthy = false
+				if last {
+					g.cfg.log.Warn("discovery: health check failed", "id", g.rec.ID, "err", err, "failures", failures)
+				}
+			}
+			if healthy != last || first {
+				last = healthy
+				select { // keep only the newest state
+				case <-out:
+				default:
+				}
+				out <- healthy
+			}
+		}
+	}()
+	return out
+}
+
+// withdraw deletes our nodes while the session lives on (the server is
+// unhealthy): leadership first, then everything in one transaction.
+func (l *regLoop) withdraw() {
+	g := l.g
+	g.setLeader(false)
+	var paths []string
+	for _, p := range []string{l.hive, l.latch, l.record} {
+		if p != "" {
+			paths = append(paths, p)
+		}
+	}
+	if err := g.sess.DeleteAll(paths...); err != nil {
+		g.cfg.log.Warn("discovery: withdrawing nodes", "err", err)
+	}
+	l.record, l.recordUnsure = "", false
+	l.latch, l.latchUnsure, l.protectedID = "", false, ""
+	l.setHive("")
+	l.hiveUnsure = false
+	g.recordPath.Store(nil)
 }
 
 // lost forgets nodes that died with the session.
@@ -382,6 +476,9 @@ func (l *regLoop) watch(p string) (bool, error) {
 // latch node exists (with election), and leadership is known.
 func (l *regLoop) sync() error {
 	g := l.g
+	if !l.healthy {
+		return nil // nothing to publish until the health check passes
+	}
 	for tries := 0; l.record == "" || tries == 0; tries++ {
 		if tries > 3 {
 			return errors.New("server record keeps vanishing")

@@ -613,3 +613,46 @@ func TestReadOnlyAncestor(t *testing.T) {
 		t.Fatal("not leader")
 	}
 }
+
+// A health check that fails withdraws the server (leadership included)
+// while its session lives on; when it passes again the server comes back.
+func TestHealthCheckWithdrawsAndRestores(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	var sick atomic.Bool
+	check := func(ctx context.Context) error {
+		if sick.Load() {
+			return errors.New("livy is down")
+		}
+		return nil
+	}
+	a := register(t, zkc.ConnectString(), root, 1, true, WithHealthCheck(check, 20*time.Millisecond, 2))
+	b := register(t, zkc.ConnectString(), root, 2, true)
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 && len(s.Servers) == 2 })
+
+	sick.Store(true)
+	s := waitFor(t, r, 10*time.Second, "leader 2 alone", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 1 })
+	if a.IsLeader() || a.RecordPath() != "" || s.Servers[0].ID != 2 {
+		t.Fatalf("unhealthy a: leader=%v record=%q", a.IsLeader(), a.RecordPath())
+	}
+	waitUntil(t, 5*time.Second, "b to lead", b.IsLeader)
+
+	sick.Store(false)
+	waitFor(t, r, 10*time.Second, "a back as a passive", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 2 })
+	if a.IsLeader() {
+		t.Fatal("a leads after coming back")
+	}
+}
+
+// Register waits for the first healthy check.
+func TestRegisterWaitsForHealth(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	_, err := Register(ctxT(t, 300*time.Millisecond), zkc.ConnectString(), ServerRecord{ID: 1, URL: "http://h:1"},
+		WithRoot(testRoot(t)), WithHealthCheck(func(context.Context) error { return errors.New("down") }, 20*time.Millisecond, 1))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Register with a failing health check = %v", err)
+	}
+}

@@ -8,6 +8,7 @@
 //	    [--thrift HOST:PORT] [--thrift-transport binary|http]
 //	    [--thrift-http-path PATH] [--version V] [--elect]
 //	    [--session-timeout 10s] [--register-timeout 30s]
+//	    [--health-url URL [--health-interval 1s] [--health-failures 1]]
 //
 // Flags:
 //
@@ -25,6 +26,12 @@
 //	--session-timeout D   ZooKeeper session timeout (default 10s): how long a
 //	                      crashed host stays registered
 //	--register-timeout D  give up (exit 3) if not registered within D (default 30s)
+//	--health-url URL      publish the server only while GET URL gets an HTTP
+//	                      answer below 500; when it fails, the nodes are
+//	                      withdrawn at once (clients fail over) and published
+//	                      again when it passes
+//	--health-interval D   how often to check, and each check's timeout (1s)
+//	--health-failures N   consecutive failures before withdrawing (1)
 //
 // It prints one line on stderr when registered, one on each leadership
 // change and one when it has deregistered, e.g.
@@ -50,6 +57,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -76,6 +85,29 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// httpHealth checks that the Livy server answers HTTP: any status below 500
+// counts (a passive Livy answers 307, a secured one 401); a refused
+// connection, a timeout or a 5xx does not. Redirects are not followed.
+func httpHealth(u string) func(context.Context) error {
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("%s answered %d", u, resp.StatusCode)
+		}
+		return nil
+	}
 }
 
 // getenv is os.Getenv; a variable so that tests can replace it.
@@ -119,6 +151,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		elect           = fs.Bool("elect", false, "join the leader latch")
 		sessionTimeout  = fs.Duration("session-timeout", discovery.DefaultSessionTimeout, "ZooKeeper session `timeout`: how long a crashed host stays registered")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
+		healthURL       = fs.String("health-url", "", "publish the server only while GET `URL` gets an HTTP answer below 500 (e.g. http://127.0.0.1:8998/version)")
+		healthInterval  = fs.Duration("health-interval", time.Second, "how often to check --health-url (also each check's timeout)")
+		healthFailures  = fs.Int("health-failures", 1, "consecutive failed checks before the server is withdrawn")
 	)
 	usage := func(format string, a ...any) int {
 		printf(format+" (see livy-registrar -h)", a...)
@@ -169,6 +204,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := discovery.CleanPath(*rootPath); err != nil {
 		return usage("--root: %s", oneLine(err))
 	}
+	if *healthURL != "" {
+		if u, err := url.Parse(*healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usage("bad --health-url %q (want http(s)://host:port/path)", *healthURL)
+		}
+		if *healthInterval <= 0 || *healthFailures < 1 {
+			return usage("--health-interval must be positive and --health-failures at least 1")
+		}
+	}
 
 	// Leadership lines are held back until the "registered" line is out:
 	// Register may report leadership before it returns.
@@ -196,13 +239,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rctx, cancel := context.WithTimeout(ctx, *registerTimeout)
-	g, err := discovery.Register(rctx, *zkConnect, rec,
+	ropts := []discovery.Option{
 		discovery.WithRoot(*rootPath),
 		discovery.WithElection(*elect),
 		discovery.WithSessionTimeout(*sessionTimeout),
 		discovery.WithLeadershipHandler(onLeadership),
 		discovery.WithLogger(logger),
-	)
+	}
+	if *healthURL != "" {
+		ropts = append(ropts, discovery.WithHealthCheck(httpHealth(*healthURL), *healthInterval, *healthFailures))
+	}
+	g, err := discovery.Register(rctx, *zkConnect, rec, ropts...)
 	cancel()
 	if err != nil {
 		switch {

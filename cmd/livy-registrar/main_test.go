@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,6 +315,8 @@ func TestUsageAndUnreachable(t *testing.T) {
 		{[]string{"--zk", zkc, "--id", "1"}, 2, "missing --url"},
 		{[]string{"--id", "1", "--url", urlOf(1)}, 2, "missing --zk"},
 		{[]string{"--zk", zkc, "--id", "1", "--url", "ftp://h:1"}, 2, "scheme must be http or https"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", "http://h:1", "--health-url", "h:1/version"}, 2, "bad --health-url"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", "http://h:1", "--health-url", "http://h:1/", "--health-failures", "0"}, 2, "--health-failures"},
 		{[]string{"--zk", zkc, "--id", "1", "--url", "not a url"}, 2, "bad server record"},
 		{[]string{"--zk", zkc, "--id", "-1", "--url", urlOf(1)}, 2, "out of range"},
 		{[]string{"--zk", zkc, "--id", "x", "--url", urlOf(1)}, 2, "invalid value"},
@@ -349,5 +353,50 @@ func TestInterruptedBeforeRegistration(t *testing.T) {
 	code := run(ctx, []string{"--zk", "127.0.0.1:1", "--id", "1", "--url", urlOf(1)}, io.Discard, &stderr)
 	if code != 0 || stderr.String() != "livy-registrar: interrupted before registration (id=1)\n" {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// The Livy process dies while its sidecar lives on: with --health-url the
+// sidecar withdraws the server within about one health interval, and
+// publishes it again once Livy answers.
+func TestHealthCheckFailover(t *testing.T) {
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+	var down atomic.Bool
+	livy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			// A dying Livy: connection dropped without an answer.
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.WriteHeader(http.StatusTemporaryRedirect) // even a passive's 307 means alive
+	}))
+	defer livy.Close()
+	const interval = 200 * time.Millisecond
+	p1 := start(t, nil, "--zk", zkc, "--root", root, "--id", "1", "--url", urlOf(1), "--elect",
+		"--health-url", livy.URL+"/version", "--health-interval", interval.String())
+	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p2 := start(t, nil, "--zk", zkc, "--root", root, "--id", "2", "--url", urlOf(2), "--elect")
+	p2.waitLine("registered id=2", 20*time.Second)
+	r := newResolver(t, zkc, root)
+	waitSnap(t, r, 10*time.Second, "leader 1 of 2", func(s *discovery.Snapshot) bool { return leaderIs(1)(s) && len(s.Servers) == 2 })
+
+	t0 := time.Now()
+	down.Store(true)
+	waitSnap(t, r, 10*time.Second, "leader 2 alone", func(s *discovery.Snapshot) bool { return leaderIs(2)(s) && len(s.Servers) == 1 })
+	t.Logf("Livy down, sidecar alive: failover seen %v after (health interval %v)", time.Since(t0).Round(time.Millisecond), interval)
+	p1.waitLine("withdrawing", 5*time.Second)
+
+	down.Store(false)
+	waitSnap(t, r, 10*time.Second, "1 back as a passive", func(s *discovery.Snapshot) bool { return leaderIs(2)(s) && len(s.Servers) == 2 })
+	for _, p := range []*proc{p1, p2} {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := p.wait(10 * time.Second); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
 	}
 }
