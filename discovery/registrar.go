@@ -594,26 +594,34 @@ func (l *regLoop) syncHive() error {
 }
 
 func (l *regLoop) createHive() (string, error) {
+	return l.createOwn(l.g.hiveDir, l.g.hivePrefix, l.g.hiveData, &l.hiveUnsure, "hive record")
+}
+
+// createOwn creates dir/prefix<sequence> as an ephemeral-sequential node
+// of our session. After an ambiguous attempt (*unsure) it first adopts the
+// node our session already owns, if the earlier create succeeded unseen,
+// instead of adding a second one.
+func (l *regLoop) createOwn(dir, prefix string, data []byte, unsure *bool, what string) (string, error) {
 	g := l.g
-	if l.hiveUnsure {
-		p, err := l.findOwn(g.hiveDir, g.hivePrefix)
+	if *unsure {
+		p, err := l.findOwn(dir, prefix)
 		if err != nil {
 			return "", err
 		}
-		l.hiveUnsure = false
+		*unsure = false
 		if p != "" {
 			return p, nil
 		}
 	}
-	if err := g.sess.EnsurePath(g.hiveDir); err != nil {
+	if err := g.sess.EnsurePath(dir); err != nil {
 		return "", err
 	}
-	p, err := g.sess.Create(joinPath(g.hiveDir, g.hivePrefix), g.hiveData, zk.FlagEphemeral|zk.FlagSequence)
+	p, err := g.sess.Create(joinPath(dir, prefix), data, zk.FlagEphemeral|zk.FlagSequence)
 	if isAmbiguous(err) {
-		l.hiveUnsure, l.dedupe = true, true
+		*unsure, l.dedupe = true, true
 	}
 	if err != nil {
-		return "", fmt.Errorf("create hive record: %w", err)
+		return "", fmt.Errorf("create %s: %w", what, err)
 	}
 	return p, nil
 }
@@ -653,30 +661,7 @@ func (l *regLoop) ownedBySession(p string) (bool, error) {
 }
 
 func (l *regLoop) createRecord() (string, error) {
-	g := l.g
-	if l.recordUnsure {
-		// A previous create may have succeeded without us hearing back:
-		// adopt the record our session owns instead of adding a second one.
-		p, err := l.findOwn(g.serversPath, g.namePrefix)
-		if err != nil {
-			return "", err
-		}
-		l.recordUnsure = false
-		if p != "" {
-			return p, nil
-		}
-	}
-	if err := g.sess.EnsurePath(g.serversPath); err != nil {
-		return "", err
-	}
-	p, err := g.sess.Create(joinPath(g.serversPath, g.namePrefix), g.data, zk.FlagEphemeral|zk.FlagSequence)
-	if isAmbiguous(err) {
-		l.recordUnsure, l.dedupe = true, true
-	}
-	if err != nil {
-		return "", fmt.Errorf("create server record: %w", err)
-	}
-	return p, nil
+	return l.createOwn(l.g.serversPath, l.g.namePrefix, l.g.data, &l.recordUnsure, "server record")
 }
 
 func (l *regLoop) createLatch() (string, error) {
