@@ -321,7 +321,7 @@ func (g *Registrar) run() {
 		}
 		select {
 		case <-g.closing:
-			l.cleanup()
+			l.withdraw()
 			return
 		case <-g.sess.notify:
 			switch g.sess.State() {
@@ -419,10 +419,12 @@ func (g *Registrar) startHealth() <-chan bool {
 	return out
 }
 
-// withdraw deletes our nodes while the session lives on (the server is
-// unhealthy): leadership first, then everything in one transaction.
+// withdraw gives up leadership and deletes our nodes in one transaction
+// while the session lives on: when the server turns unhealthy, and on
+// Close.
 func (l *regLoop) withdraw() {
 	g := l.g
+	// Stop acting as leader before anyone else can take over.
 	g.setLeader(false)
 	var paths []string
 	for _, p := range []string{l.hive, l.latch, l.record} {
@@ -431,23 +433,24 @@ func (l *regLoop) withdraw() {
 		}
 	}
 	if err := g.sess.DeleteAll(paths...); err != nil {
-		g.cfg.log.Warn("discovery: withdrawing nodes", "err", err)
+		g.cfg.log.Warn("discovery: deleting our nodes", "err", err)
 	}
+	l.forget()
+}
+
+// forget drops what we know of our nodes.
+func (l *regLoop) forget() {
 	l.record, l.recordUnsure = "", false
 	l.latch, l.latchUnsure, l.protectedID = "", false, ""
 	l.setHive("")
 	l.hiveUnsure = false
-	g.recordPath.Store(nil)
+	l.g.recordPath.Store(nil)
 }
 
 // lost forgets nodes that died with the session.
 func (l *regLoop) lost() {
-	l.record, l.recordUnsure = "", false
-	l.latch, l.latchUnsure, l.protectedID = "", false, ""
-	l.setHive("")
-	l.hiveUnsure = false
+	l.forget()
 	l.dedupe = false
-	l.g.recordPath.Store(nil)
 	clear(l.watching)
 	l.g.setLeader(false)
 }
@@ -795,20 +798,3 @@ func (l *regLoop) checkLeadership(depth int) error {
 	return nil
 }
 
-// cleanup gives up leadership and deletes our nodes; called on Close.
-func (l *regLoop) cleanup() {
-	g := l.g
-	// Stop acting as leader before anyone else can take over.
-	g.setLeader(false)
-	var paths []string
-	for _, p := range []string{l.hive, l.latch, l.record} {
-		if p != "" {
-			paths = append(paths, p)
-		}
-	}
-	if err := g.sess.DeleteAll(paths...); err != nil {
-		g.cfg.log.Warn("discovery: deleting nodes on close", "err", err)
-	}
-	g.recordPath.Store(nil)
-	g.hivePath.Store(nil)
-}
