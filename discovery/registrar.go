@@ -797,4 +797,3 @@ func (l *regLoop) checkLeadership(depth int) error {
 	}
 	return nil
 }
-
