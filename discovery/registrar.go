@@ -270,6 +270,7 @@ type regLoop struct {
 	dedupe       bool            // an ambiguous create happened: check for our own duplicates
 	watching     map[string]bool // paths with a pending watch of ours
 	healthy      bool            // the health check passes (always, without one)
+	first        bool            // our latch node sorted first at the last check
 }
 
 func newProtectedID() string {
@@ -326,7 +327,17 @@ func (g *Registrar) run() {
 		case <-g.sess.notify:
 			switch g.sess.State() {
 			case zk.StateHasSession:
-				dirty = true // re-check leadership (and nodes, after expiry)
+				if g.sess.SessionID() != l.sessionID {
+					dirty = true // new session: re-create everything
+				} else if l.first && l.latch != "" {
+					// Same session: our latch node lives on, and no node
+					// can have been created ahead of it (sequence numbers
+					// only grow); a deletion of ours fires our watch. So
+					// leadership comes back without a request (which would
+					// also race go-zookeeper v1.0.4's reconnect code, see
+					// resolver.go).
+					g.setLeader(true)
+				}
 			case zk.StateExpired:
 				l.lost()
 				dirty = true
@@ -440,6 +451,7 @@ func (l *regLoop) withdraw() {
 
 // forget drops what we know of our nodes.
 func (l *regLoop) forget() {
+	l.first = false
 	l.record, l.recordUnsure = "", false
 	l.latch, l.latchUnsure, l.protectedID = "", false, ""
 	l.setHive("")
@@ -783,6 +795,7 @@ func (l *regLoop) checkLeadership(depth int) error {
 	} else if !ok {
 		return l.checkLeadership(depth + 1)
 	}
+	l.first = idx == 0
 	if idx == 0 {
 		g.setLeader(g.sess.State() == zk.StateHasSession)
 		return nil

@@ -286,7 +286,14 @@ func (r *Resolver) run() {
 				l.reset()
 				dirty = true
 			case zk.StateHasSession:
-				dirty = true
+				// Same session: go-zookeeper re-arms our watches itself and
+				// ZooKeeper fires those whose nodes changed meanwhile, so
+				// there is nothing to read now. (Reading at once would also
+				// race go-zookeeper v1.0.4's own reconnect code, which reads
+				// lastZxid while the new receive loop writes it.)
+				if r.sess.SessionID() != l.sessionID {
+					dirty = true
+				}
 			}
 		case ev := <-l.events:
 			l.handle(ev)

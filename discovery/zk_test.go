@@ -458,6 +458,9 @@ func TestEnsembleOutage(t *testing.T) {
 	if err := zkc.WaitReady(ctxT(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	// The session survived: a takes its leadership back (it let go while
+	// disconnected).
+	waitUntil(t, 20*time.Second, "a to lead again after the outage", a.IsLeader)
 	a.Close()
 	waitFor(t, r, 20*time.Second, "leader 2 after the outage", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 1 })
 }
