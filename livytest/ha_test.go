@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -147,28 +148,7 @@ func TestLeadershipLossRedirectsAtOnce(t *testing.T) {
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
 	active, passive := pair(t, livytest.Config{ZK: zkc.ConnectString(), Root: root})
-	conn, _, err := zk.Connect(zkc.Servers(), 2*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	kids, _, err := conn.Children(root + "/leader")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deleted := false
-	for _, k := range kids {
-		data, _, err := conn.Get(root + "/leader/" + k)
-		if err == nil && string(data) == fmt.Sprint(active.ID()) {
-			if err := conn.Delete(root+"/leader/"+k, -1); err != nil {
-				t.Fatal(err)
-			}
-			deleted = true
-		}
-	}
-	if !deleted {
-		t.Fatalf("no latch node of server %d among %v", active.ID(), kids)
-	}
+	depose(t, zkConn(t, zkc), root, active.ID())
 	waitFor(t, 5*time.Second, "leadership to move", func() bool { return passive.IsActive() && !active.IsActive() })
 	c := noRedirect(t)
 	waitFor(t, 5*time.Second, "old active to redirect to the new one", func() bool {
@@ -176,6 +156,153 @@ func TestLeadershipLossRedirectsAtOnce(t *testing.T) {
 		return r.status == http.StatusTemporaryRedirect && r.header.Get("Location") == passive.URL()+"/batches"
 	})
 	expect(t, do(t, c, "GET", passive.URL()+"/batches", ""), 200)
+}
+
+func zkConn(t *testing.T, zkc *zktest.Cluster) *zk.Conn {
+	t.Helper()
+	conn, _, err := zk.Connect(zkc.Servers(), 2*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+// depose deletes server id's latch node behind its back: it loses
+// leadership (and re-joins the latch at the end of the queue).
+func depose(t *testing.T, conn *zk.Conn, root string, id int) {
+	t.Helper()
+	kids, _, err := conn.Children(root + "/leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	for _, k := range kids {
+		data, _, err := conn.Get(root + "/leader/" + k)
+		if err == nil && string(data) == fmt.Sprint(id) {
+			if err := conn.Delete(root+"/leader/"+k, -1); err != nil {
+				t.Fatal(err)
+			}
+			deleted = true
+		}
+	}
+	if !deleted {
+		t.Fatalf("no latch node of server %d among %v", id, kids)
+	}
+}
+
+// TestRecoveryOnceAtTakeover: a server learns the state store's sessions
+// when it becomes active, not afterwards. A record committed later by
+// someone else (a deposed active) is invisible to it — also to its name
+// check — until the next takeover recovers it, as in Livy.
+func TestRecoveryOnceAtTakeover(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	active, passive := pair(t, livytest.Config{ZK: zkc.ConnectString(), Root: root})
+	c := noRedirect(t)
+	expect(t, do(t, c, "POST", active.URL()+"/batches", `{"file":"a.py","name":"early"}`), 201) // 0
+
+	// What a deposed active does after the takeover: take id 1 from the
+	// shared counter and commit its record (as Livy writes it).
+	conn := zkConn(t, zkc)
+	if _, err := conn.Set(root+"/v1/batch/state", []byte(`{"nextSessionId":2}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	rec := `{"id":1,"name":"late","appId":null,"appTag":"livy-batch-1-abcd1234","owner":null,"proxyUser":null,"version":1}`
+	if _, err := conn.Create(root+"/v1/batch/1", []byte(rec), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	expectMsg(t, do(t, c, "GET", active.URL()+"/batches/1", ""), 404, "Session '1' not found.")
+	expectMsg(t, do(t, c, "GET", active.URL()+"/batches/late", ""), 404, "Session 'late' not found.")
+	if l := do(t, c, "GET", active.URL()+"/batches", "").obj(t); l["total"] != 1.0 {
+		t.Fatalf("list shows a record committed after recovery: %v", l)
+	}
+	// The name is free here; the id is not reused.
+	r := do(t, c, "POST", active.URL()+"/batches", `{"file":"b.py","name":"late"}`)
+	expect(t, r, 201)
+	if loc := r.header.Get("Location"); loc != "/batches/2" {
+		t.Fatalf("Location %q, want /batches/2", loc)
+	}
+
+	// The next takeover recovers all of it.
+	if err := active.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "passive to take over", passive.IsActive)
+	expect(t, do(t, c, "GET", passive.URL()+"/batches/1", ""), 200)
+	if l := do(t, c, "GET", passive.URL()+"/batches", "").obj(t); l["total"] != 3.0 {
+		t.Fatalf("list after the takeover %v", l)
+	}
+}
+
+// TestSplitBrainWindow: the active accepts a create, stalls before
+// committing it (AbortBeforeCommit blocking), and loses leadership
+// meanwhile; the other server takes over and recovers. Fenced (the
+// default), the deposed server redirects the request instead of writing.
+// Unfenced, it commits it — as Livy does — and the new active never learns
+// of it: it even accepts the same name again.
+func TestSplitBrainWindow(t *testing.T) {
+	for _, unfenced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unfenced=%v", unfenced), func(t *testing.T) {
+			zkc := zktest.Shared(t)
+			root := testRoot(t)
+			var armed atomic.Bool
+			armed.Store(true)
+			entered, release := make(chan struct{}), make(chan struct{})
+			cfg := livytest.Config{ZK: zkc.ConnectString(), Root: root, Unfenced: unfenced,
+				AbortBeforeCommit: func(r *http.Request) bool {
+					if r.URL.Path == "/batches" && armed.CompareAndSwap(true, false) {
+						close(entered)
+						<-release
+					}
+					return false
+				}}
+			active, passive := pair(t, cfg)
+			c := noRedirect(t)
+			done := make(chan resp, 1)
+			go func() {
+				req, _ := http.NewRequest("POST", active.URL()+"/batches", strings.NewReader(`{"file":"a.py","name":"split"}`))
+				res, err := c.Do(req)
+				if err != nil {
+					done <- resp{}
+					return
+				}
+				defer res.Body.Close()
+				b, _ := io.ReadAll(res.Body)
+				done <- resp{status: res.StatusCode, header: res.Header, body: b}
+			}()
+			<-entered
+			depose(t, zkConn(t, zkc), root, active.ID())
+			waitFor(t, 5*time.Second, "leadership to move", func() bool { return passive.IsActive() && !active.IsActive() })
+			expect(t, do(t, c, "GET", passive.URL()+"/batches", ""), 200) // recovered and serving
+			close(release)
+			r := <-done
+
+			conn := zkConn(t, zkc)
+			if !unfenced {
+				expect(t, r, http.StatusTemporaryRedirect)
+				if loc := r.header.Get("Location"); loc != passive.URL()+"/batches" {
+					t.Fatalf("Location %q", loc)
+				}
+				if ok, _, _ := conn.Exists(root + "/v1/batch/0"); ok {
+					t.Fatal("the fenced deposed server wrote a record")
+				}
+				return
+			}
+			expect(t, r, http.StatusCreated)
+			id := num(t, r.obj(t)["id"])
+			if ok, _, err := conn.Exists(fmt.Sprintf("%s/v1/batch/%d", root, id)); !ok || err != nil {
+				t.Fatalf("record %d of the deposed server not in the store: %v", id, err)
+			}
+			expect(t, do(t, c, "GET", passive.URL()+fmt.Sprintf("/batches/%d", id), ""), 404)
+			expect(t, do(t, c, "GET", passive.URL()+"/batches/split", ""), 404)
+			r = do(t, c, "POST", passive.URL()+"/batches", `{"file":"a.py","name":"split"}`)
+			expect(t, r, http.StatusCreated)
+			if id2 := num(t, r.obj(t)["id"]); id2 == id {
+				t.Fatalf("id %d handed out twice", id)
+			}
+		})
+	}
 }
 
 func TestNoLeader503(t *testing.T) {
@@ -276,6 +403,41 @@ func TestAbortAfterCommit(t *testing.T) {
 	reqs := s.Requests()
 	if reqs[0].Method != "POST" || reqs[0].Status != 0 {
 		t.Fatalf("aborted request logged as %+v", reqs[0])
+	}
+}
+
+func TestAbortBeforeCommit(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	var armed atomic.Bool
+	armed.Store(true)
+	s := livytest.NewServer(t, livytest.Config{ZK: zkc.ConnectString(), Root: root,
+		AbortBeforeCommit: func(r *http.Request) bool { return r.URL.Path == "/batches" && armed.CompareAndSwap(true, false) }})
+	c := noRedirect(t)
+
+	req, _ := http.NewRequest("POST", s.URL()+"/batches", strings.NewReader(`{"file":"a.py","name":"once"}`))
+	res, err := c.Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("got a response (%d), want the connection closed", res.StatusCode)
+	}
+	// Nothing was committed: the lookup by name finds nothing, the store
+	// holds no record, and creating again succeeds.
+	expectMsg(t, do(t, c, "GET", s.URL()+"/batches/once", ""), 404, "Session 'once' not found.")
+	if l := do(t, c, "GET", s.URL()+"/batches", "").obj(t); l["total"] != 0.0 {
+		t.Fatalf("list %v", l)
+	}
+	if kids, _, err := zkConn(t, zkc).Children(root + "/v1/batch"); err == nil && len(kids) != 0 {
+		t.Fatalf("state store holds %v after an abort before commit", kids)
+	}
+	r := do(t, c, "POST", s.URL()+"/batches", `{"file":"a.py","name":"once"}`)
+	expect(t, r, 201)
+	if r.obj(t)["name"] != "once" {
+		t.Fatalf("created %v", r.obj(t))
+	}
+	reqs := s.Requests()
+	if len(reqs) < 1 || reqs[0].Method != "POST" || reqs[0].Status != 0 {
+		t.Fatalf("aborted request logged as %+v", reqs)
 	}
 }
 

@@ -31,11 +31,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	c := &call{s: s, w: sw, raw: w, r: r}
 	defer func() {
+		if c.aborted {
+			return // logged by abortIf
+		}
 		status := sw.status
-		switch {
-		case c.aborted:
-			status = 0
-		case status == 0:
+		if status == 0 {
 			status = http.StatusOK
 		}
 		s.record(Request{Method: r.Method, Path: r.RequestURI, Header: r.Header.Clone(), Status: status})
@@ -76,12 +76,15 @@ type call struct {
 func (c *call) serve() {
 	s := c.s
 	// PR #212: the standby filter runs first; a passive server redirects
-	// every method and path without looking at credentials.
-	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.IsActive() {
+	// every method and path without looking at credentials. A leader that
+	// is still recovering holds the request like a passive that knows no
+	// other leader: it serves it once recovered, or answers 503 after
+	// redirectWait.
+	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.serving() {
 		if !c.redirectToLeader() {
 			return
 		}
-		// Became active while waiting for a leader to redirect to: serve.
+		// Became active (and recovered) while waiting: serve.
 	}
 	if a := s.cfg.BasicAuth; a != nil {
 		u, p, ok := c.r.BasicAuth()
@@ -245,7 +248,7 @@ func (c *call) sessions(typ string, segs []string) {
 	if !c.allow(allowed...) {
 		return
 	}
-	if c.redirectToOwner(typ, id) {
+	if c.redirectToOwner(id) {
 		return
 	}
 	handle()
@@ -255,38 +258,35 @@ func (c *call) sessions(typ string, segs []string) {
 
 // redirectToLeader answers 307 to the leader, or 503 when none other than
 // this server is known within redirectWait. It reports false when it
-// answered, true when this server became active meanwhile and should
-// serve the request itself (a passive whose latch node just came first).
+// answered, true when this server became active and recovered meanwhile
+// and should serve the request itself (a passive whose latch node just
+// came first, or a new leader that finished recovery).
 func (c *call) redirectToLeader() bool {
-	me := c.s.cfg.ID
+	s := c.s
+	me := s.cfg.ID
 	became := c.redirectOr(func(snap *discovery.Snapshot) (discovery.Server, bool) {
+		// A leader that is still recovering waits for itself, whatever
+		// a (possibly stale) snapshot says.
 		l, ok := snap.Leader()
-		return l, ok && l.ID != me
-	}, "This is a standby Livy Instance. The redirect url is: ", c.s.IsActive, c.s.leadershipChanged)
+		return l, ok && l.ID != me && !s.IsActive()
+	}, "This is a standby Livy Instance. The redirect url is: ", s.serving, s.leadershipChanged)
 	return became
 }
 
 // redirectToOwner answers 307 (or 503) in multi-active mode when the
-// session belongs to another server, and reports whether it answered.
-func (c *call) redirectToOwner(typ, idOrName string) bool {
+// session id belongs to another server, and reports whether it answered.
+// Names are per server, as in Livy: a name is looked up only among this
+// server's own sessions, never redirected.
+func (c *call) redirectToOwner(idOrName string) bool {
 	s := c.s
-	if !s.st.multi {
+	if !s.st.multi || !allDigits(idOrName) {
 		return false
 	}
-	var owner int
-	if allDigits(idOrName) {
-		id, ok := javaParseInt(idOrName)
-		if !ok {
-			return false // the handler answers 400
-		}
-		owner = id / discovery.SessionIDBlock
-	} else {
-		o, found, err := s.ownerByName(typ, idOrName)
-		if err != nil || !found {
-			return false
-		}
-		owner = o
+	id, ok := javaParseInt(idOrName)
+	if !ok {
+		return false // the handler answers 400
 	}
+	owner := id / discovery.SessionIDBlock
 	if owner == s.cfg.ID {
 		return false
 	}
@@ -364,27 +364,50 @@ func (s *Server) awaitServer(ctx context.Context, pick func(*discovery.Snapshot)
 	}
 }
 
-// stillActive re-checks leadership just before a mutation (under s.mu);
-// a server that lost it redirects instead of writing.
-func (c *call) stillActive() bool {
+// lockForWrite takes s.mu for a mutation and reports whether the caller
+// holds it (and must unlock it); when it reports false it has answered.
+//
+// Fenced (the default, see Config.Unfenced), an active-passive server
+// re-checks under s.mu that it is still the active one, and one that lost
+// leadership since the request came in redirects instead of writing —
+// without holding s.mu while it waits, so that recovery can proceed.
+// Unfenced, a deposed server writes anyway, as Livy does.
+func (c *call) lockForWrite() bool {
 	s := c.s
-	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.IsActive() {
-		return c.redirectToLeader() // true: active again meanwhile, go on
+	fenced := !s.cfg.Unfenced && s.reg != nil && s.cfg.Mode == discovery.ActivePassive
+	for {
+		s.mu.Lock()
+		if !fenced || s.serving() {
+			return true
+		}
+		s.mu.Unlock()
+		if !c.redirectToLeader() {
+			return false
+		}
+		// Active again meanwhile: check again under the lock.
 	}
-	return true
 }
+
+// abortBeforeCommit runs the AbortBeforeCommit seam; when it asks for it,
+// the connection is closed without a response and nothing is written.
+func (c *call) abortBeforeCommit() bool { return c.abortIf(c.s.cfg.AbortBeforeCommit) }
 
 // abortAfterCommit runs the AbortAfterCommit seam; when it asks for it, the
 // connection is closed without a response.
-func (c *call) abortAfterCommit() bool {
-	f := c.s.cfg.AbortAfterCommit
+func (c *call) abortAfterCommit() bool { return c.abortIf(c.s.cfg.AbortAfterCommit) }
+
+// abortIf closes the connection without a response when f asks for it.
+func (c *call) abortIf(f func(*http.Request) bool) bool {
 	if f == nil || !f(c.r) {
 		return false
 	}
+	// Logged before the connection closes, so that it comes before any
+	// request the client sends once it sees the connection closed.
 	c.aborted = true
+	c.s.record(Request{Method: c.r.Method, Path: c.r.RequestURI, Header: c.r.Header.Clone()})
 	conn, _, err := http.NewResponseController(c.raw).Hijack()
 	if err != nil {
-		panic(http.ErrAbortHandler) // ServeHTTP's deferred logging still runs
+		panic(http.ErrAbortHandler) // already logged
 	}
 	_ = conn.Close()
 	return true

@@ -15,18 +15,13 @@ import (
 	"github.com/livyha/livyha/discovery"
 )
 
-// ---- state-store access ----
+// ---- sessions: memory (authoritative) and the state store (write-through) ----
 
-// stored is a record with the store version it was read at.
-type stored struct {
-	rec     record
-	version int32
-}
-
-// load reads one record; nil when it does not exist or does not decode
-// (Livy skips records it cannot read).
-func (s *Server) load(typ string, id int) (*stored, error) {
-	data, version, err := s.st.kv.Get(s.st.path(typ, id))
+// load reads one record from the state store; nil when it does not exist
+// or does not decode (Livy skips records it cannot read). Only recovery
+// reads the store.
+func (s *Server) load(typ string, id int) (record, error) {
+	data, _, err := s.st.kv.Get(s.st.path(typ, id))
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}
@@ -38,26 +33,7 @@ func (s *Server) load(typ string, id int) (*stored, error) {
 		s.log.Warn("livytest: skipping unreadable session record", "type", typ, "id", id, "err", err)
 		return nil, nil
 	}
-	return &stored{rec: rec, version: version}, nil
-}
-
-// loadAny reads every record of typ, in id order.
-func (s *Server) loadAny(typ string) ([]*stored, error) {
-	ids, err := s.st.ids(typ)
-	if err != nil {
-		return nil, err
-	}
-	var out []*stored
-	for _, id := range ids {
-		st, err := s.load(typ, id)
-		if err != nil {
-			return nil, err
-		}
-		if st != nil {
-			out = append(out, st)
-		}
-	}
-	return out, nil
+	return rec, nil
 }
 
 // owns reports whether this server owns session id (always, except in
@@ -66,14 +42,17 @@ func (s *Server) owns(id int) bool {
 	return !s.st.multi || id/discovery.SessionIDBlock == s.cfg.ID
 }
 
-// recovered applies what Livy's recovery would have done to a record written
-// by another server process, and reports whether this server knows the
-// session at all:
+// recovered applies, at recovery, what Livy's recovery does to a record
+// written by another server process, and reports whether this server
+// knows the session at all:
 //   - a batch without file never reached Livy's store: unknown;
 //   - a batch that died before this server became active was removed from
 //     the store when it died: unknown;
 //   - an interactive session whose RSC driver was not up yet when this
 //     server became active is recovered as dead.
+//
+// Records of this server process itself are known as they are (its own
+// memory held them).
 func (s *Server) recovered(r record) bool {
 	m := r.meta()
 	if m.Incarnation == s.incarnation {
@@ -94,89 +73,43 @@ func (s *Server) recovered(r record) bool {
 	return true
 }
 
-// sessionsOf returns the sessions of typ this server knows (owned and
-// recovered), in id order.
-func (s *Server) sessionsOf(typ string) ([]*stored, error) {
-	all, err := s.loadAny(typ)
-	if err != nil {
-		return nil, err
-	}
-	out := all[:0]
-	for _, st := range all {
-		if s.owns(st.rec.sessionID()) && s.recovered(st.rec) {
-			out = append(out, st)
-		}
-	}
-	return out, nil
-}
+// sessionsOf returns the sessions of typ this server knows, in id order.
+func (s *Server) sessionsOf(typ string) []record { return s.mem.list(typ) }
 
-// find resolves the {id} path parameter: all digits → by id, otherwise by
-// name (Livy's doWithSession).
-func (s *Server) find(typ, idOrName string) (*stored, *apiError) {
+// find resolves the {id} path parameter among the sessions this server
+// knows: all digits → by id, otherwise by name (Livy's doWithSession).
+func (s *Server) find(typ, idOrName string) (record, *apiError) {
 	notFound := errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName)
+	var r record
 	if allDigits(idOrName) {
 		id, ok := javaParseInt(idOrName)
 		if !ok {
 			return nil, numberFormat(idOrName)
 		}
-		if !s.owns(id) {
-			return nil, notFound
-		}
-		st, err := s.load(typ, id)
-		if err != nil {
-			return nil, storeError(err)
-		}
-		if st == nil || !s.recovered(st.rec) {
-			return nil, notFound
-		}
-		return st, nil
+		r = s.mem.get(typ, id)
+	} else {
+		r = s.mem.byName(typ, idOrName)
 	}
-	all, err := s.sessionsOf(typ)
-	if err != nil {
-		return nil, storeError(err)
+	if r == nil {
+		return nil, notFound
 	}
-	for _, st := range all {
-		if n := st.rec.sessionName(); n != nil && *n == idOrName {
-			return st, nil
-		}
-	}
-	return nil, notFound
+	return r, nil
 }
 
-// ownerByName finds the server owning the session called name. In
-// multi-active mode, as in Livy, names are per server: only this server's
-// own sessions count (a name known elsewhere is not found here).
-func (s *Server) ownerByName(typ, name string) (int, bool, error) {
-	all, err := s.loadAny(typ)
-	if err != nil {
-		return 0, false, err
-	}
-	for _, st := range all {
-		if s.st.multi && st.rec.sessionID()/discovery.SessionIDBlock != s.cfg.ID {
-			continue
-		}
-		if n := st.rec.sessionName(); n != nil && *n == name {
-			if s.owns(st.rec.sessionID()) && !s.recovered(st.rec) {
-				continue
-			}
-			return st.rec.sessionID() / discovery.SessionIDBlock, true, nil
-		}
-	}
-	return 0, false, nil
-}
-
-// nameTaken reports whether a known session of typ is called name (on
-// this server in multi-active mode; cluster-wide, through the shared state
-// store, in active-passive mode).
-func (s *Server) nameTaken(typ, name string) (bool, error) {
-	_, found, err := s.ownerByName(typ, name)
-	return found, err
-}
+// nameTaken reports whether a session of typ this server knows is called
+// name. As in Livy the check is against the server's memory: in
+// active-passive mode that is everything recovered at the takeover plus
+// what this server created since — a session a deposed active committed
+// after the takeover is not seen; in multi-active mode names are per
+// server.
+func (s *Server) nameTaken(typ, name string) bool { return s.mem.byName(typ, name) != nil }
 
 func (s *Server) meta(now time.Time) simMeta {
 	return simMeta{Created: now.UnixMilli(), Server: s.cfg.ID, Incarnation: s.incarnation, StepNS: int64(s.cfg.Step)}
 }
 
+// create writes a new session to the store, then to memory. The caller
+// holds s.mu.
 func (s *Server) create(typ string, r record) error {
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -186,15 +119,42 @@ func (s *Server) create(typ string, r record) error {
 	if errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("session record %d already exists (state-store counter behind?)", r.sessionID())
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	s.mem.put(typ, r)
+	return nil
 }
 
-func (s *Server) update(typ string, r record, version int32) error {
+// save writes a changed session (a new record value, never one already in
+// memory modified in place) to the store and memory. Like Livy's
+// ZooKeeperStateStore.set it overwrites whatever the store holds, and
+// creates the node if it is gone. The caller holds s.mu.
+func (s *Server) save(typ string, r record) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return s.st.kv.Set(s.st.path(typ, r.sessionID()), data, version)
+	p := s.st.path(typ, r.sessionID())
+	err = s.st.kv.Set(p, data, -1)
+	if errors.Is(err, zk.ErrNoNode) {
+		err = s.st.kv.Create(p, data)
+	}
+	if err != nil {
+		return err
+	}
+	s.mem.put(typ, r)
+	return nil
+}
+
+// remove deletes a session from the store (a missing node is fine, as in
+// Livy) and from memory. The caller holds s.mu.
+func (s *Server) remove(typ string, id int) error {
+	if err := s.st.kv.Delete(s.st.path(typ, id), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	s.mem.remove(typ, id)
+	return nil
 }
 
 // ---- handlers common to /batches and /sessions ----
@@ -250,16 +210,12 @@ func (c *call) list(typ string) {
 	if aerr == nil {
 		var size int
 		if size, aerr = c.queryInt("size", 100); aerr == nil {
-			all, err := c.s.sessionsOf(typ)
-			if err != nil {
-				c.fail(storeError(err))
-				return
-			}
+			all := c.s.sessionsOf(typ)
 			now := time.Now()
 			lo, hi := clamp(len(all), from, from+size)
 			out := listView{From: from, Total: len(all), Sessions: []any{}}
-			for _, st := range all[lo:hi] {
-				out.Sessions = append(out.Sessions, c.s.view(st.rec, now))
+			for _, r := range all[lo:hi] {
+				out.Sessions = append(out.Sessions, c.s.view(r, now))
 			}
 			c.json(http.StatusOK, out)
 			return
@@ -269,12 +225,12 @@ func (c *call) list(typ string) {
 }
 
 func (c *call) get(typ, idOrName string) {
-	st, aerr := c.s.find(typ, idOrName)
+	r, aerr := c.s.find(typ, idOrName)
 	if aerr != nil {
 		c.fail(aerr)
 		return
 	}
-	c.json(http.StatusOK, c.s.view(st.rec, time.Now()))
+	c.json(http.StatusOK, c.s.view(r, time.Now()))
 }
 
 type stateView struct {
@@ -283,12 +239,12 @@ type stateView struct {
 }
 
 func (c *call) state(typ, idOrName string) {
-	st, aerr := c.s.find(typ, idOrName)
+	r, aerr := c.s.find(typ, idOrName)
 	if aerr != nil {
 		c.fail(aerr)
 		return
 	}
-	c.json(http.StatusOK, stateView{ID: st.rec.sessionID(), State: stateOf(st.rec, time.Now(), c.s.cfg.Step)})
+	c.json(http.StatusOK, stateView{ID: r.sessionID(), State: stateOf(r, time.Now(), c.s.cfg.Step)})
 }
 
 type logView struct {
@@ -301,7 +257,7 @@ type logView struct {
 // logs is Livy's serializeLogs: size defaults to 100 (negative: all),
 // from defaults to the tail.
 func (c *call) logs(typ, idOrName string) {
-	st, aerr := c.s.find(typ, idOrName)
+	r, aerr := c.s.find(typ, idOrName)
 	if aerr != nil {
 		c.fail(aerr)
 		return
@@ -316,7 +272,7 @@ func (c *call) logs(typ, idOrName string) {
 		c.fail(aerr)
 		return
 	}
-	lines := logOf(st.rec, time.Now(), c.s.cfg.Step)
+	lines := logOf(r, time.Now(), c.s.cfg.Step)
 	if size < 0 {
 		size = len(lines)
 	}
@@ -324,31 +280,25 @@ func (c *call) logs(typ, idOrName string) {
 		from = max(0, len(lines)-size)
 	}
 	lo, hi := clamp(len(lines), from, from+size)
-	c.json(http.StatusOK, logView{ID: st.rec.sessionID(), From: from, Total: len(lines), Log: append([]string{}, lines[lo:hi]...)})
+	c.json(http.StatusOK, logView{ID: r.sessionID(), From: from, Total: len(lines), Log: append([]string{}, lines[lo:hi]...)})
 }
 
 func (c *call) delete(typ, idOrName string) {
 	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !c.stillActive() {
+	if !c.lockForWrite() {
 		return
 	}
-	st, aerr := s.find(typ, idOrName)
+	defer s.mu.Unlock()
+	r, aerr := s.find(typ, idOrName)
 	if aerr != nil {
 		c.fail(aerr)
 		return
 	}
-	id := st.rec.sessionID()
-	err := s.st.kv.Delete(s.st.path(typ, id), -1)
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-		c.fail(errMsg(http.StatusNotFound, "Session %d already stopped.", id))
-	case err != nil:
+	if err := s.remove(typ, r.sessionID()); err != nil {
 		c.fail(storeError(err))
-	default:
-		c.json(http.StatusOK, msgBody{Msg: "deleted"})
+		return
 	}
+	c.json(http.StatusOK, msgBody{Msg: "deleted"})
 }
 
 // validName is Livy's Session name check: a name must not be all digits
@@ -364,11 +314,7 @@ func (c *call) checkName(typ string, name *string, id int) *apiError {
 	if !validName(*name) {
 		return errMsg(http.StatusBadRequest, "Rejected, Reason: Invalid session name: %s", *name)
 	}
-	taken, err := c.s.nameTaken(typ, *name)
-	if err != nil {
-		return storeError(err)
-	}
-	if taken {
+	if c.s.nameTaken(typ, *name) {
 		return errMsg(http.StatusBadRequest, "Rejected, Reason: Duplicate session name: Some(%s) for session %d", *name, id)
 	}
 	return nil
@@ -391,11 +337,10 @@ func (c *call) createBatch() {
 		c.fail(aerr)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !c.stillActive() {
+	if c.abortBeforeCommit() || !c.lockForWrite() {
 		return
 	}
+	defer s.mu.Unlock()
 	id, err := s.st.nextID(typeBatch)
 	if err != nil {
 		c.fail(storeError(err))
@@ -443,11 +388,10 @@ func (c *call) createInteractive() {
 		c.fail(aerr)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !c.stillActive() {
+	if c.abortBeforeCommit() || !c.lockForWrite() {
 		return
 	}
+	defer s.mu.Unlock()
 	id, err := s.st.nextID(typeInteractive)
 	if err != nil {
 		c.fail(storeError(err))
@@ -517,12 +461,20 @@ func rpcError(exception string) *apiError {
 			"\n\tat org.apache.livy.repl.Session.execute(Session.scala)")
 }
 
-func (c *call) findInteractive(idOrName string) (*interactiveRecord, int32, *apiError) {
-	st, aerr := c.s.find(typeInteractive, idOrName)
+func (c *call) findInteractive(idOrName string) (*interactiveRecord, *apiError) {
+	r, aerr := c.s.find(typeInteractive, idOrName)
 	if aerr != nil {
-		return nil, 0, aerr
+		return nil, aerr
 	}
-	return st.rec.(*interactiveRecord), st.version, nil
+	return r.(*interactiveRecord), nil
+}
+
+// withStatements returns a copy of r with its own statement list, for a
+// change that is then saved (records in memory are never modified).
+func (r *interactiveRecord) withStatements() *interactiveRecord {
+	cp := *r
+	cp.Sim.Statements = slices.Clone(r.Sim.Statements)
+	return &cp
 }
 
 func (c *call) createStatement(idOrName string) {
@@ -537,62 +489,52 @@ func (c *call) createStatement(idOrName string) {
 		c.fail(aerr)
 		return
 	}
-	s.mu.Lock()
+	if c.abortBeforeCommit() || !c.lockForWrite() {
+		return
+	}
 	defer s.mu.Unlock()
-	if !c.stillActive() {
+	old, aerr := c.findInteractive(idOrName)
+	if aerr != nil {
+		c.fail(aerr)
 		return
 	}
-	for {
-		rec, version, aerr := c.findInteractive(idOrName)
-		if aerr != nil {
-			c.fail(aerr)
-			return
-		}
-		now := time.Now()
-		step := rec.meta().step(s.cfg.Step)
-		if st := serverSideState(rec, now, step); st != "running" {
-			c.fail(notRunning(st))
-			return
-		}
-		if req.Code == nil {
-			c.fail(errNPE)
-			return
-		}
-		var kind string
-		switch {
-		case req.Kind != nil:
-			k, ok := kindNames[*req.Kind]
-			if !ok {
-				c.fail(rpcError("java.lang.IllegalArgumentException: Invalid kind: " + *req.Kind))
-				return
-			}
-			kind = k
-		case rec.Kind != "shared":
-			kind = rec.Kind
-		default:
-			c.fail(rpcError("java.lang.IllegalArgumentException: Code type should be specified if session kind is shared"))
-			return
-		}
-		sid := len(rec.Sim.Statements)
-		rec.Sim.Statements = append(rec.Sim.Statements, stmtRecord{ID: sid, Code: *req.Code, Kind: kind, Created: now.UnixMilli()})
-		err := s.update(typeInteractive, rec, version)
-		switch {
-		case errors.Is(err, zk.ErrBadVersion):
-			continue // changed under us (another server in a failover race): retry
-		case errors.Is(err, zk.ErrNoNode):
-			c.fail(errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName))
-			return
-		case err != nil:
-			c.fail(storeError(err))
-			return
-		}
-		if c.abortAfterCommit() {
-			return
-		}
-		c.w.Header().Set("Location", fmt.Sprintf("/sessions/%d/statements/%d", rec.ID, sid))
-		c.json(http.StatusCreated, rec.statementViews(now, step)[sid])
+	now := time.Now()
+	step := old.meta().step(s.cfg.Step)
+	if st := serverSideState(old, now, step); st != "running" {
+		c.fail(notRunning(st))
 		return
 	}
+	if req.Code == nil {
+		c.fail(errNPE)
+		return
+	}
+	var kind string
+	switch {
+	case req.Kind != nil:
+		k, ok := kindNames[*req.Kind]
+		if !ok {
+			c.fail(rpcError("java.lang.IllegalArgumentException: Invalid kind: " + *req.Kind))
+			return
+		}
+		kind = k
+	case old.Kind != "shared":
+		kind = old.Kind
+	default:
+		c.fail(rpcError("java.lang.IllegalArgumentException: Code type should be specified if session kind is shared"))
+		return
+	}
+	rec := old.withStatements()
+	sid := len(rec.Sim.Statements)
+	rec.Sim.Statements = append(rec.Sim.Statements, stmtRecord{ID: sid, Code: *req.Code, Kind: kind, Created: now.UnixMilli()})
+	if err := s.save(typeInteractive, rec); err != nil {
+		c.fail(storeError(err))
+		return
+	}
+	if c.abortAfterCommit() {
+		return
+	}
+	c.w.Header().Set("Location", fmt.Sprintf("/sessions/%d/statements/%d", rec.ID, sid))
+	c.json(http.StatusCreated, rec.statementViews(now, step)[sid])
 }
 
 type statementsView struct {
@@ -601,7 +543,7 @@ type statementsView struct {
 }
 
 func (c *call) listStatements(idOrName string) {
-	rec, _, aerr := c.findInteractive(idOrName)
+	rec, aerr := c.findInteractive(idOrName)
 	if aerr != nil {
 		c.fail(aerr)
 		return
@@ -629,7 +571,7 @@ func (c *call) listStatements(idOrName string) {
 }
 
 func (c *call) getStatement(idOrName, sidParam string) {
-	rec, _, aerr := c.findInteractive(idOrName)
+	rec, aerr := c.findInteractive(idOrName)
 	if aerr != nil {
 		c.fail(aerr)
 		return
@@ -654,54 +596,44 @@ func (c *call) getStatement(idOrName, sidParam string) {
 
 func (c *call) cancelStatement(idOrName, sidParam string) {
 	s := c.s
-	s.mu.Lock()
+	if !c.lockForWrite() {
+		return
+	}
 	defer s.mu.Unlock()
-	if !c.stillActive() {
+	old, aerr := c.findInteractive(idOrName)
+	if aerr != nil {
+		c.fail(aerr)
 		return
 	}
-	for {
-		rec, version, aerr := c.findInteractive(idOrName)
-		if aerr != nil {
-			c.fail(aerr)
-			return
-		}
-		sid, ok := javaParseInt(sidParam)
-		if !ok {
-			c.fail(numberFormat(sidParam))
-			return
-		}
-		now := time.Now()
-		step := rec.meta().step(s.cfg.Step)
-		if st := serverSideState(rec, now, step); st != "running" {
-			c.fail(notRunning(st))
-			return
-		}
-		changed := false
-		tl := rec.timeline(step)
-		for i := range rec.Sim.Statements {
-			if rec.Sim.Statements[i].ID != sid {
-				continue
-			}
-			switch stmtStateAt(tl[i], now) {
-			case "waiting", "running":
-				rec.Sim.Statements[i].Cancelled = now.UnixMilli()
-				changed = true
-			}
-		}
-		if changed {
-			err := s.update(typeInteractive, rec, version)
-			switch {
-			case errors.Is(err, zk.ErrBadVersion):
-				continue
-			case errors.Is(err, zk.ErrNoNode):
-				c.fail(errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName))
-				return
-			case err != nil:
-				c.fail(storeError(err))
-				return
-			}
-		}
-		c.json(http.StatusOK, msgBody{Msg: "canceled"})
+	sid, ok := javaParseInt(sidParam)
+	if !ok {
+		c.fail(numberFormat(sidParam))
 		return
 	}
+	now := time.Now()
+	step := old.meta().step(s.cfg.Step)
+	if st := serverSideState(old, now, step); st != "running" {
+		c.fail(notRunning(st))
+		return
+	}
+	rec := old.withStatements()
+	changed := false
+	tl := rec.timeline(step)
+	for i := range rec.Sim.Statements {
+		if rec.Sim.Statements[i].ID != sid {
+			continue
+		}
+		switch stmtStateAt(tl[i], now) {
+		case "waiting", "running":
+			rec.Sim.Statements[i].Cancelled = now.UnixMilli()
+			changed = true
+		}
+	}
+	if changed {
+		if err := s.save(typeInteractive, rec); err != nil {
+			c.fail(storeError(err))
+			return
+		}
+	}
+	c.json(http.StatusOK, msgBody{Msg: "canceled"})
 }

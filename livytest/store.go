@@ -30,6 +30,10 @@ type kv interface {
 	// Set replaces p's data if its version is version (-1: any).
 	Set(p string, data []byte, version int32) error
 	Delete(p string, version int32) error
+	// Sync makes the following reads see every write committed before it
+	// (ZooKeeper's sync: the store session may be served by a lagging
+	// follower; Livy's Curator client shares one session with its latch).
+	Sync() error
 	Close()
 }
 
@@ -92,6 +96,11 @@ func (z *zkKV) Set(p string, data []byte, version int32) error {
 }
 
 func (z *zkKV) Delete(p string, version int32) error { return z.conn.Delete(z.abs(p), version) }
+
+func (z *zkKV) Sync() error {
+	_, err := z.conn.Sync("/")
+	return err
+}
 
 func (z *zkKV) Close() { z.conn.Close() }
 
@@ -177,6 +186,8 @@ func (m *memKV) Delete(p string, version int32) error {
 	delete(m.nodes, p)
 	return nil
 }
+
+func (m *memKV) Sync() error { return nil }
 
 func (m *memKV) Close() {}
 
