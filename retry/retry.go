@@ -107,6 +107,7 @@ type doConfig struct {
 	budget    *Budget
 	retryable func(error) bool
 	onRetry   func(attempt int, err error, wait time.Duration)
+	wait      func(ctx context.Context, d time.Duration) error
 }
 
 // WithBudget makes Do spend budget on retries and credit it on success.
@@ -118,6 +119,13 @@ func WithClassifier(f func(error) bool) DoOption { return func(c *doConfig) { c.
 // WithOnRetry is called before each wait with the attempt that failed.
 func WithOnRetry(f func(attempt int, err error, wait time.Duration)) DoOption {
 	return func(c *doConfig) { c.onRetry = f }
+}
+
+// WithWait replaces the wait between attempts (default: sleep d, or less
+// if ctx ends). A wait may return early, e.g. when the cluster view
+// changes; an error ends Do with it.
+func WithWait(f func(ctx context.Context, d time.Duration) error) DoOption {
+	return func(c *doConfig) { c.wait = f }
 }
 
 // Do calls fn until it succeeds, returns an error that is not retryable
@@ -166,6 +174,12 @@ func Do(ctx context.Context, p Policy, fn func(ctx context.Context) error, opts 
 		}
 		if cfg.onRetry != nil {
 			cfg.onRetry(attempt, err, wait)
+		}
+		if cfg.wait != nil {
+			if werr := cfg.wait(ctx, wait); werr != nil {
+				return fmt.Errorf("%w (last error: %v)", werr, err)
+			}
+			continue
 		}
 		if timer == nil {
 			timer = time.NewTimer(wait)

@@ -41,11 +41,7 @@ func ConnectHive(ctx context.Context, loc *Locator, auth string, cfg *gohive.Con
 	if cfg.TransportMode != "" && cfg.TransportMode != "binary" && cfg.TransportMode != "http" {
 		return nil, fmt.Errorf("thrift: unsupported transport mode %q (want binary or http)", cfg.TransportMode)
 	}
-	cands, err := loc.Candidates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	h, _, err := race(ctx, loc, cands, func(actx context.Context, c Candidate) (*hiveConn, error) {
+	h, err := rounds(ctx, loc, func(actx context.Context, c Candidate) (*hiveConn, error) {
 		return connectOne(actx, loc, c, auth, cfg)
 	}, (*hiveConn).closeSoon)
 	if err != nil {

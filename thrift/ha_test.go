@@ -15,6 +15,7 @@ import (
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livytest"
+	"github.com/livyha/livyha/retry"
 	"github.com/livyha/livyha/thrift"
 	"github.com/livyha/livyha/thrift/hs2test"
 )
@@ -269,4 +270,41 @@ func TestGohiveConnectZookeeperFindsActive(t *testing.T) {
 			waitHive(t, connect, ns, nodes[1].thrift.Addr())
 		}
 	}
+}
+
+// Right after a takeover the new active may not accept Thrift yet: the
+// locator tries again (waiting for the view to change or backing off)
+// instead of failing at once.
+func TestRetriesAcrossTakeoverWindow(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	var ready atomic.Bool
+	srv := hs2test.NewServer(t, hs2test.Config{Name: "livy-1", Active: ready.Load})
+	reg, err := discovery.Register(ctxT(t, 10*time.Second), zkc.ConnectString(),
+		discovery.ServerRecord{ID: 1, URL: "http://127.0.0.1:1", Thrift: srv.Addr()},
+		discovery.WithRoot(root), discovery.WithElection(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	r := resolver(t, zkc.ConnectString(), root)
+
+	// Without retries: the refusal is returned at once.
+	once := thrift.NewLocator(thrift.ResolverSource(r), thrift.WithRetry(retry.Policy{}))
+	if _, err := thrift.ConnectHive(ctxT(t, 10*time.Second), once, "NOSASL", nil); !errors.Is(err, thrift.ErrAllFailed) {
+		t.Fatalf("single round = %v", err)
+	}
+	// With the default policy: it connects once the server accepts.
+	flip := time.AfterFunc(300*time.Millisecond, func() { ready.Store(true) })
+	defer flip.Stop()
+	t0 := time.Now()
+	conn, err := thrift.ConnectHive(ctxT(t, 10*time.Second), thrift.NewLocator(thrift.ResolverSource(r)), "NOSASL", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got := serverName(t, conn); got != "livy-1" {
+		t.Fatalf("landed on %s", got)
+	}
+	t.Logf("connected %v after the first attempt (server accepted after 300ms)", time.Since(t0).Round(time.Millisecond))
 }

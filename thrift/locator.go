@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/retry"
 )
 
 // Errors.
@@ -83,10 +84,26 @@ type SourceFunc func(ctx context.Context) ([]Candidate, error)
 // Candidates implements Source.
 func (f SourceFunc) Candidates(ctx context.Context) ([]Candidate, error) { return f(ctx) }
 
+// Notifier is implemented by sources that can tell when their candidates
+// may have changed (ResolverSource): a Locator that saw every candidate
+// fail waits for that instead of only backing off.
+type Notifier interface {
+	// Changed returns a channel closed when the candidates may differ from
+	// the last Candidates call.
+	Changed() <-chan struct{}
+}
+
+type resolverSource struct {
+	SourceFunc
+	r *discovery.Resolver
+}
+
+func (s resolverSource) Changed() <-chan struct{} { return s.r.Snapshot().Changed() }
+
 // ResolverSource lists the Thrift endpoints of the servers in r's snapshot,
 // the leader first. It costs no ZooKeeper round trip once r is warm.
 func ResolverSource(r *discovery.Resolver) Source {
-	return SourceFunc(func(ctx context.Context) ([]Candidate, error) {
+	return resolverSource{r: r, SourceFunc: func(ctx context.Context) ([]Candidate, error) {
 		snap, err := r.Wait(ctx)
 		if err != nil {
 			return nil, err
@@ -103,7 +120,7 @@ func ResolverSource(r *discovery.Resolver) Source {
 			return nil, ErrNoCandidates
 		}
 		return out, nil
-	})
+	}}
 }
 
 // HiveSource lists the servers registered in a Hive namespace in
@@ -151,6 +168,7 @@ func StaticSource(addrs ...string) Source {
 // Locator picks the Thrift endpoint to use.
 type Locator struct {
 	src         Source
+	policy      retry.Policy
 	dialTimeout time.Duration
 	stagger     time.Duration
 	probe       time.Duration
@@ -174,12 +192,19 @@ func WithStagger(d time.Duration) Option { return func(l *Locator) { l.stagger =
 // 25ms; 0 disables the probe.
 func WithRefusalProbe(d time.Duration) Option { return func(l *Locator) { l.probe = d } }
 
+// WithRetry sets how often a Locator tries again after every candidate
+// failed (a takeover in progress: the old active is gone, the new one does
+// not accept yet): it waits for the source to change (ResolverSource) or
+// backs off. Default: up to 5 rounds within 5s; retry.Policy{} tries once.
+func WithRetry(p retry.Policy) Option { return func(l *Locator) { l.policy = p } }
+
 // WithLogger sets the logger (silent by default).
 func WithLogger(lg *slog.Logger) Option { return func(l *Locator) { l.log = lg } }
 
 // NewLocator returns a Locator over src.
 func NewLocator(src Source, opts ...Option) *Locator {
-	l := &Locator{src: src, dialTimeout: 5 * time.Second, stagger: 150 * time.Millisecond, probe: 25 * time.Millisecond}
+	l := &Locator{src: src, dialTimeout: 5 * time.Second, stagger: 150 * time.Millisecond, probe: 25 * time.Millisecond,
+		policy: retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 5, MaxElapsed: 5 * time.Second}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -202,15 +227,63 @@ func (l *Locator) Candidates(ctx context.Context) ([]Candidate, error) {
 // close the connection at once. It ignores addr, so it can be used as
 // gohive's ConnectConfiguration.DialContext with any host:port.
 func (l *Locator) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
-	cands, err := l.Candidates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	conn, _, err := race(ctx, l, cands, func(actx context.Context, c Candidate) (net.Conn, error) {
+	return rounds(ctx, l, func(actx context.Context, c Candidate) (net.Conn, error) {
 		return l.dialProbe(actx, network, c.Addr)
 	}, func(c net.Conn) { c.Close() })
-	return conn, err
 }
+
+// rounds races the candidates; when none is found or all fail, it waits
+// for the source to change or backs off, and races again, within the
+// Locator's retry policy and ctx.
+func rounds[T any](ctx context.Context, l *Locator, attempt func(context.Context, Candidate) (T, error), release func(T)) (T, error) {
+	var zero T
+	var last error
+	var changed <-chan struct{}
+	err := retry.Do(ctx, l.policy, func(ctx context.Context) error {
+		if n, ok := l.src.(Notifier); ok {
+			changed = n.Changed()
+		}
+		cands, err := l.Candidates(ctx)
+		if err != nil {
+			last = err
+			return errRound{err}
+		}
+		v, _, err := race(ctx, l, cands, attempt, release)
+		if err != nil {
+			last = err
+			return errRound{err}
+		}
+		zero = v
+		return nil
+	}, retry.WithClassifier(func(err error) bool {
+		var r errRound
+		return errors.As(err, &r) && (errors.Is(r.err, ErrAllFailed) || errors.Is(r.err, ErrNoCandidates) ||
+			errors.Is(r.err, discovery.ErrNoLeader) || errors.Is(r.err, discovery.ErrNoServers))
+	}), retry.WithWait(func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-changed: // the cluster view moved: try at once
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}))
+	if err != nil {
+		if last != nil && ctx.Err() == nil {
+			return zero, last
+		}
+		return zero, err
+	}
+	return zero, nil
+}
+
+// errRound marks a failed round for the retry classifier.
+type errRound struct{ err error }
+
+func (e errRound) Error() string { return e.err.Error() }
+func (e errRound) Unwrap() error { return e.err }
 
 // dialProbe dials addr and watches the connection for l.probe: a server
 // that closes or resets it in that window refused it.
