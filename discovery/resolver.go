@@ -223,8 +223,10 @@ type resolverLoop struct {
 
 	serversArmed bool
 	serversKids  []string
+	serversW     <-chan zk.Event // the armed children (or existence) watch of the servers dir
 	latchArmed   bool
 	latchKids    []string
+	latchW       <-chan zk.Event
 	recs         map[string]recEntry
 	recWatched   map[string]bool // records with a pending data watch
 	latches      map[string]latchEntry
@@ -298,6 +300,18 @@ func (r *Resolver) run() {
 		case ev := <-l.events:
 			l.handle(ev)
 			dirty = true
+		case ev, ok := <-l.serversW:
+			l.serversW = nil
+			if ok {
+				l.handle(watchEvent{ev, l.sessionID})
+			}
+			dirty = true
+		case ev, ok := <-l.latchW:
+			l.latchW = nil
+			if ok {
+				l.handle(watchEvent{ev, l.sessionID})
+			}
+			dirty = true
 		case <-r.poke:
 			l.force = true
 			dirty = true
@@ -317,9 +331,31 @@ func refreshBackoff(attempt int) time.Duration {
 // and re-arms everything (after session expiry).
 func (l *resolverLoop) reset() {
 	l.serversArmed, l.latchArmed = false, false
+	l.serversW, l.latchW = nil, nil
 	clear(l.recs)
 	clear(l.recWatched)
 	clear(l.latches)
+}
+
+// dirFired handles a directory watch that has fired, and reports whether
+// one had.
+func (l *resolverLoop) dirFired() bool {
+	fired := false
+	for _, w := range []*<-chan zk.Event{&l.serversW, &l.latchW} {
+		if *w == nil {
+			continue
+		}
+		select {
+		case ev, ok := <-*w:
+			*w = nil
+			fired = true
+			if ok {
+				l.handle(watchEvent{ev, l.sessionID})
+			}
+		default:
+		}
+	}
+	return fired
 }
 
 // drain handles watch events that are already queued, so one refresh
@@ -359,11 +395,11 @@ func (l *resolverLoop) handle(ev watchEvent) {
 
 // listW lists a directory's children with a watch, or, when the directory
 // does not exist, arms an existence watch on it and returns no children.
-func (l *resolverLoop) listW(dir string) ([]string, error) {
+func (l *resolverLoop) listW(dir string, wp *<-chan zk.Event) ([]string, error) {
 	for i := 0; i < 3; i++ {
 		kids, w, err := l.r.sess.ChildrenW(dir)
 		if err == nil {
-			forward(w, l.sessionID, l.events, l.r.closing)
+			*wp = w
 			return kids, nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
@@ -374,19 +410,19 @@ func (l *resolverLoop) listW(dir string) ([]string, error) {
 			return nil, fmt.Errorf("watch %s: %w", dir, err)
 		}
 		if !ok {
-			forward(w, l.sessionID, l.events, l.r.closing)
+			*wp = w
 			return nil, nil
 		}
-		// Created in between: the existence watch will fire too; list again.
-		forward(w, l.sessionID, l.events, l.r.closing)
+		// Created in between: list again (that data watch is left to fire
+		// unheard; go-zookeeper's channel is buffered).
 	}
 	return nil, fmt.Errorf("list %s: directory keeps appearing and vanishing", dir)
 }
 
 // list returns dir's children, arming a watch when none is armed.
-func (l *resolverLoop) list(dir string, armed *bool, cached []string) ([]string, error) {
+func (l *resolverLoop) list(dir string, armed *bool, wp *<-chan zk.Event, cached []string) ([]string, error) {
 	if !*armed {
-		kids, err := l.listW(dir)
+		kids, err := l.listW(dir, wp)
 		if err != nil {
 			return nil, err
 		}
@@ -422,15 +458,24 @@ func (l *resolverLoop) refresh() error {
 	// expiry) deletes nodes in both, but their watch events arrive one at
 	// a time. A directory whose watch is still armed is listed without a
 	// new watch. Steady state issues no request at all.
+	// If a directory's watch fires while we read (a transaction landed
+	// between the two lists), the reads may mix two moments: read again.
+	// ZooKeeper delivers a watch event before the answer to any later
+	// read, so a change that our reads saw half of has fired by then.
 	var err error
-	if l.serversKids, err = l.list(r.serversPath, &l.serversArmed, l.serversKids); err != nil {
-		return err
+	for try := 0; ; try++ {
+		if l.serversKids, err = l.list(r.serversPath, &l.serversArmed, &l.serversW, l.serversKids); err != nil {
+			return err
+		}
+		kids, err := l.list(r.latchPath, &l.latchArmed, &l.latchW, l.latchKids)
+		if err != nil {
+			return err
+		}
+		l.latchKids = SortLatchChildren(kids)
+		if !l.dirFired() || try >= 4 {
+			break
+		}
 	}
-	kids, err := l.list(r.latchPath, &l.latchArmed, l.latchKids)
-	if err != nil {
-		return err
-	}
-	l.latchKids = SortLatchChildren(kids)
 
 	// Server records: read (with a data watch) only what is not cached.
 	present := make(map[string]bool, len(l.serversKids))
