@@ -86,3 +86,28 @@ func ExampleClient_Transport() {
 	fmt.Println(resp.StatusCode)
 	// Output: 200
 }
+
+// A failing statement is "available" with an error output.
+func ExampleStatementOutput_error() {
+	ctx := context.Background()
+	srv, err := livytest.Start(ctx, livytest.Config{Step: 5 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c, _ := livyclient.New(livyclient.WithEndpoints(srv.URL()), livyclient.WithPollInterval(5*time.Millisecond))
+	s, _ := c.Sessions.Create(ctx, &livyclient.CreateSessionRequest{Kind: "pyspark"})
+	if _, err := c.Sessions.Wait(ctx, s.ID, livyclient.StateIdle); err != nil {
+		log.Fatal(err)
+	}
+	st, err := c.Statements.Run(ctx, s.ID, &livyclient.StatementRequest{Code: "raise ValueError('boom')"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err = c.Statements.Wait(ctx, s.ID, st.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.State, st.Output.Status, st.Output.EName != "", len(st.Output.Traceback) > 0)
+	// Output: available error true true
+}
