@@ -270,8 +270,12 @@ type regLoop struct {
 	dedupe       bool            // an ambiguous create happened: check for our own duplicates
 	watching     map[string]bool // paths with a pending watch of ours
 	healthy      bool            // the health check passes (always, without one)
-	first        bool            // our latch node sorted first at the last check
+	stale        []string        // our nodes a withdrawal could not delete (ZooKeeper unreachable)
 }
+
+// reconnectSettle is how long the registrar waits after a same-session
+// reconnect before talking to ZooKeeper (see run).
+const reconnectSettle = 20 * time.Millisecond
 
 func newProtectedID() string {
 	var b [16]byte
@@ -327,16 +331,17 @@ func (g *Registrar) run() {
 		case <-g.sess.notify:
 			switch g.sess.State() {
 			case zk.StateHasSession:
-				if g.sess.SessionID() != l.sessionID {
-					dirty = true // new session: re-create everything
-				} else if l.first && l.latch != "" {
-					// Same session: our latch node lives on, and no node
-					// can have been created ahead of it (sequence numbers
-					// only grow); a deletion of ours fires our watch. So
-					// leadership comes back without a request (which would
-					// also race go-zookeeper v1.0.4's reconnect code, see
-					// resolver.go).
-					g.setLeader(true)
+				dirty = true
+				if g.sess.SessionID() == l.sessionID {
+					// Same session: re-check leadership (our latch node may
+					// have been deleted meanwhile), a moment later. Right
+					// after the reconnect go-zookeeper v1.0.4 reads its
+					// lastZxid while its new receive loop writes it
+					// (conn.go:614 vs :849, upstream PR #35): an answer to
+					// us in that instant is a data race. Leadership stays
+					// given up until the check.
+					retry.Reset(reconnectSettle)
+					retryC = retry.C
 				}
 			case zk.StateExpired:
 				l.lost()
@@ -444,14 +449,16 @@ func (l *regLoop) withdraw() {
 		}
 	}
 	if err := g.sess.DeleteAll(paths...); err != nil {
-		g.cfg.log.Warn("discovery: deleting our nodes", "err", err)
+		// Kept for sync to delete once ZooKeeper answers (they live on
+		// with the session otherwise).
+		g.cfg.log.Warn("discovery: deleting our nodes; will retry", "err", err)
+		l.stale = append(l.stale, paths...)
 	}
 	l.forget()
 }
 
 // forget drops what we know of our nodes.
 func (l *regLoop) forget() {
-	l.first = false
 	l.record, l.recordUnsure = "", false
 	l.latch, l.latchUnsure, l.protectedID = "", false, ""
 	l.setHive("")
@@ -462,6 +469,7 @@ func (l *regLoop) forget() {
 // lost forgets nodes that died with the session.
 func (l *regLoop) lost() {
 	l.forget()
+	l.stale = nil // they died with the session
 	l.dedupe = false
 	clear(l.watching)
 	l.g.setLeader(false)
@@ -491,6 +499,12 @@ func (l *regLoop) watch(p string) (bool, error) {
 // latch node exists (with election), and leadership is known.
 func (l *regLoop) sync() error {
 	g := l.g
+	if len(l.stale) > 0 {
+		if err := g.sess.DeleteAll(l.stale...); err != nil {
+			return fmt.Errorf("deleting withdrawn nodes: %w", err)
+		}
+		l.stale = nil
+	}
 	if !l.healthy {
 		return nil // nothing to publish until the health check passes
 	}
@@ -795,7 +809,6 @@ func (l *regLoop) checkLeadership(depth int) error {
 	} else if !ok {
 		return l.checkLeadership(depth + 1)
 	}
-	l.first = idx == 0
 	if idx == 0 {
 		g.setLeader(g.sess.State() == zk.StateHasSession)
 		return nil

@@ -231,6 +231,24 @@ type resolverLoop struct {
 	recWatched   map[string]bool // records with a pending data watch
 	latches      map[string]latchEntry
 	force        bool // Refresh was asked: sync, then re-read everything
+	settled      bool // the first request of this session, a plain one, has been answered
+}
+
+// settle makes the first request of a new session one that sets no watch.
+// go-zookeeper v1.0.4 reads its lastZxid, once it holds watches, in the
+// connect path right after starting the goroutine that writes it
+// (conn.go:614 vs :849; upstream PR #35); a watch request answered in that
+// instant is a data race. A plain round trip first lets that step pass
+// with no watch registered.
+func (l *resolverLoop) settle() error {
+	if l.settled {
+		return nil
+	}
+	if _, _, err := l.r.sess.Exists(l.r.cfg.root); err != nil {
+		return fmt.Errorf("check %s: %w", l.r.cfg.root, err)
+	}
+	l.settled = true
+	return nil
 }
 
 func (r *Resolver) run() {
@@ -258,6 +276,7 @@ func (r *Resolver) run() {
 			if sid := r.sess.SessionID(); sid != l.sessionID {
 				l.reset()
 				l.sessionID = sid
+				l.settled = false
 			}
 			l.drain()
 			if err := l.refresh(); err != nil {
@@ -290,11 +309,24 @@ func (r *Resolver) run() {
 			case zk.StateHasSession:
 				// Same session: go-zookeeper re-arms our watches itself and
 				// ZooKeeper fires those whose nodes changed meanwhile, so
-				// there is nothing to read now. (Reading at once would also
-				// race go-zookeeper v1.0.4's own reconnect code, which reads
-				// lastZxid while the new receive loop writes it.)
+				// there is nothing to read now. A read still pending (a
+				// refresh that failed while disconnected) waits a moment:
+				// right after the reconnect go-zookeeper v1.0.4 reads its
+				// lastZxid while its new receive loop writes it (conn.go:614
+				// vs :849, upstream PR #35), and the directory watches are
+				// not re-armed yet, so that read lists them with new
+				// watches.
 				if r.sess.SessionID() != l.sessionID {
 					dirty = true
+				} else if dirty {
+					l.serversArmed, l.latchArmed = false, false
+					l.serversW, l.latchW = nil, nil
+					if timer == nil {
+						timer = time.NewTimer(reconnectSettle)
+					} else {
+						timer.Reset(reconnectSettle)
+					}
+					retryC = timer.C
 				}
 			}
 		case ev := <-l.events:
@@ -442,6 +474,9 @@ func (l *resolverLoop) list(dir string, armed *bool, wp *<-chan zk.Event, cached
 
 func (l *resolverLoop) refresh() error {
 	r := l.r
+	if err := l.settle(); err != nil {
+		return err
+	}
 	if l.force {
 		// Asked to re-read (a client saw a 307 that contradicts the
 		// snapshot): catch up with the ZooKeeper leader, then re-read every
@@ -472,8 +507,12 @@ func (l *resolverLoop) refresh() error {
 			return err
 		}
 		l.latchKids = SortLatchChildren(kids)
-		if !l.dirFired() || try >= 4 {
+		if !l.dirFired() {
 			break
+		}
+		if try >= 4 {
+			// Keep the loop dirty (and the fired watch re-armed next time).
+			return errors.New("directories keep changing; will read again")
 		}
 	}
 

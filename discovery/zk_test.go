@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -658,4 +659,106 @@ func TestRegisterWaitsForHealth(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Register with a failing health check = %v", err)
 	}
+}
+
+// The server turns unhealthy while ZooKeeper is unreachable: its nodes
+// cannot be deleted then, so they are deleted when ZooKeeper answers again
+// (the session lived on), and it comes back cleanly once healthy.
+func TestWithdrawWhileDisconnected(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	proxy := zktest.NewProxy(t, zkc.ConnectString())
+	var sick atomic.Bool
+	check := func(context.Context) error {
+		if sick.Load() {
+			return errors.New("livy is down")
+		}
+		return nil
+	}
+	a := register(t, proxy.Addr(), root, 1, true, WithSessionTimeout(8*time.Second), WithHealthCheck(check, 20*time.Millisecond, 1))
+	b := register(t, zkc.ConnectString(), root, 2, true)
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 && len(s.Servers) == 2 })
+
+	proxy.Block()
+	sick.Store(true)
+	waitUntil(t, 10*time.Second, "a to withdraw (its deletes fail)", func() bool { return a.RecordPath() == "" })
+	proxy.Unblock()
+	waitFor(t, r, 15*time.Second, "a's nodes deleted after the reconnect", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 1 })
+	waitUntil(t, 5*time.Second, "b to lead", b.IsLeader)
+
+	sick.Store(false)
+	s := waitFor(t, r, 15*time.Second, "a back as a passive", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 2 })
+	if len(s.Problems) != 0 || a.IsLeader() {
+		t.Fatalf("after recovery: problems %v, a leader %v", s.Problems, a.IsLeader())
+	}
+}
+
+// A leader whose latch node is deleted while it is disconnected does not
+// take leadership back when it reconnects in the same session.
+func TestLatchDeletedWhileDisconnected(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	proxy := zktest.NewProxy(t, zkc.ConnectString())
+	a := register(t, proxy.Addr(), root, 1, true, WithSessionTimeout(8*time.Second))
+	b := register(t, zkc.ConnectString(), root, 2, true)
+	raw := rawConn(t, zkc.ConnectString())
+	kids, _, err := raw.Children(root + "/leader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	SortLatchChildren(kids)
+	proxy.Block()
+	waitUntil(t, 5*time.Second, "a to let go on disconnection", func() bool { return !a.IsLeader() })
+	if err := raw.Delete(root+"/leader/"+kids[0], -1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "b to lead", b.IsLeader)
+	proxy.Unblock()
+	// No event tells "both lead": watch the flags for a while.
+	r := resolver(t, zkc.ConnectString(), root)
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if a.IsLeader() && b.IsLeader() {
+			t.Fatal("a and b both lead after a's reconnect")
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	waitFor(t, r, 10*time.Second, "a re-joined behind b", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 2 })
+	if a.IsLeader() {
+		t.Fatal("a leads")
+	}
+}
+
+// Heavy churn in a directory never leaves the resolver without a watch on
+// it: after the churn, a new node still shows up.
+func TestChurnKeepsWatching(t *testing.T) {
+	zkc := zktest.Shared(t)
+	root := testRoot(t)
+	register(t, zkc.ConnectString(), root, 1, true)
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 })
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(time.Second)
+	for w := 0; w < 8; w++ {
+		c := rawConn(t, zkc.ConnectString())
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 2000 && time.Now().Before(deadline); i++ {
+				p := fmt.Sprintf("%s/servers/junk-%d-%d", root, w, i)
+				if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err == nil {
+					_ = c.Delete(p, -1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	raw := rawConn(t, zkc.ConnectString())
+	if _, err := raw.Create(root+"/servers/junk-final", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, r, 15*time.Second, "the node created after the churn", func(s *Snapshot) bool {
+		return len(s.Problems) == 1 && strings.HasSuffix(s.Problems[0].Path, "junk-final")
+	})
 }
