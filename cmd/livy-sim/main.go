@@ -5,7 +5,7 @@
 // Usage:
 //
 //	livy-sim --zk CONNECT [--root /livy] --id N [--listen 127.0.0.1:0]
-//	    [--mode active-passive|multi-active] [--basic-auth USER:PASS] [--csrf]
+//	    [--mode active-passive|multi-active] [--basic-auth USER:PASS] [--csrf] [--unfenced]
 //	    [--step 50ms] [--session-timeout 2s] [--register-timeout 30s]
 //	    [--thrift HOST:PORT [--thrift-auth NOSASL|NONE|HTTP]
 //	     [--thrift-refusal close|opensession] [--hive-namespace NS]]
@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mode            = fs.String("mode", "active-passive", "`mode`: active-passive or multi-active")
 		basicAuth       = fs.String("basic-auth", "", "require HTTP basic auth `user:pass`")
 		csrf            = fs.Bool("csrf", false, "require X-Requested-By on non-GET/HEAD/OPTIONS requests")
+		unfenced        = fs.Bool("unfenced", false, "let a deposed active still commit requests it is serving, as real Livy (PR #212) does")
 		step            = fs.Duration("step", 50*time.Millisecond, "one simulated state-progression `step`")
 		sessionTimeout  = fs.Duration("session-timeout", 2*time.Second, "ZooKeeper session `timeout`")
 		thrift          = fs.String("thrift", "", "serve a HiveServer2 Thrift stand-in on `host:port` (port 0: any) and publish it")
@@ -195,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	cfg := livytest.Config{
 		ZK: *zkConnect, Root: *root, ID: *id, Addr: *listen, Mode: m,
-		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf,
+		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {
 			if active {
