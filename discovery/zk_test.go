@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -585,7 +586,17 @@ func TestUnresolvableHostIsSkipped(t *testing.T) {
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
 	register(t, zkc.ConnectString(), root, 1, true)
-	r := resolver(t, "nonexistent-zk.invalid:2181,"+zkc.ConnectString(), root)
+	// The dialer plays DNS for the bad name, so no query leaves loopback;
+	// the name reaches it unresolved (go-zookeeper's default provider
+	// would have failed the whole connect string up front).
+	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, _, _ := net.SplitHostPort(addr); host == "nonexistent-zk.invalid" {
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	r := resolver(t, "nonexistent-zk.invalid:2181,"+zkc.ConnectString(), root, WithDialer(dialer))
 	waitFor(t, r, 15*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 })
 }
 
@@ -761,4 +772,26 @@ func TestChurnKeepsWatching(t *testing.T) {
 	waitFor(t, r, 15*time.Second, "the node created after the churn", func(s *Snapshot) bool {
 		return len(s.Problems) == 1 && strings.HasSuffix(s.Problems[0].Path, "junk-final")
 	})
+}
+
+// The host provider hands out names unresolved, in turn, and says when it
+// has gone round once.
+func TestLazyHostProvider(t *testing.T) {
+	var h lazyHostProvider
+	if err := h.Init([]string{"nonexistent-zk.invalid:2181", "127.0.0.1:1"}); err != nil {
+		t.Fatalf("Init resolved names: %v", err)
+	}
+	s1, r1 := h.Next()
+	s2, r2 := h.Next()
+	s3, r3 := h.Next()
+	if s1 != "nonexistent-zk.invalid:2181" || s2 != "127.0.0.1:1" || s3 != s1 || r1 || r2 || !r3 {
+		t.Fatalf("Next: %s %v, %s %v, %s %v", s1, r1, s2, r2, s3, r3)
+	}
+	h.Connected()
+	if _, r := h.Next(); r {
+		t.Fatal("retryStart right after Connected")
+	}
+	if err := new(lazyHostProvider).Init(nil); err == nil {
+		t.Fatal("Init accepted no servers")
+	}
 }
