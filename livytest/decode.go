@@ -280,12 +280,67 @@ func (b *binder) dict(f jsonField, dst *map[string]string) {
 	*dst = out
 }
 
+// sparkRequest holds the fields Livy's CreateBatchRequest and
+// CreateInteractiveRequest share.
+type sparkRequest struct {
+	ProxyUser, DriverMemory, ExecutorMemory, Queue, Name *string
+	Jars, PyFiles, Files, Archives                       []string
+	DriverCores, ExecutorCores, NumExecutors             *int
+	Conf                                                 map[string]string
+}
+
+// common binds a field of sparkRequest and reports whether f was one.
+func (b *binder) common(f jsonField, r *sparkRequest) bool {
+	switch f.name {
+	case "proxyUser":
+		b.optString(f, &r.ProxyUser)
+	case "driverMemory":
+		b.optString(f, &r.DriverMemory)
+	case "executorMemory":
+		b.optString(f, &r.ExecutorMemory)
+	case "queue":
+		b.optString(f, &r.Queue)
+	case "name":
+		b.optString(f, &r.Name)
+	case "jars":
+		b.list(f, &r.Jars)
+	case "pyFiles":
+		b.list(f, &r.PyFiles)
+	case "files":
+		b.list(f, &r.Files)
+	case "archives":
+		b.list(f, &r.Archives)
+	case "driverCores":
+		b.optInt(f, &r.DriverCores)
+	case "executorCores":
+		b.optInt(f, &r.ExecutorCores)
+	case "numExecutors":
+		b.optInt(f, &r.NumExecutors)
+	case "conf":
+		b.dict(f, &r.Conf)
+	default:
+		return false
+	}
+	return true
+}
+
+// done returns the binder's first error: a type error, else Livy's
+// NullPointerException for a null field.
+func (b *binder) done() *apiError {
+	if b.err != nil {
+		return b.err
+	}
+	if b.npe {
+		return errNPE
+	}
+	return nil
+}
+
 // createBatchRequest is Livy's CreateBatchRequest.
 type createBatchRequest struct {
-	File, ProxyUser, ClassName, DriverMemory, ExecutorMemory, Queue, Name *string
-	Args, Jars, PyFiles, Files, Archives                                  []string
-	DriverCores, ExecutorCores, NumExecutors                              *int
-	Conf                                                                  map[string]string
+	sparkRequest
+	File, ClassName *string
+	Args            []string
 }
 
 func parseCreateBatch(body []byte) (*createBatchRequest, *apiError) {
@@ -299,58 +354,30 @@ func parseCreateBatch(body []byte) (*createBatchRequest, *apiError) {
 	req := &createBatchRequest{}
 	b := &binder{class: classBatch}
 	for _, f := range fields {
+		if b.common(f, &req.sparkRequest) {
+			continue
+		}
 		switch f.name {
 		case "file":
 			b.optString(f, &req.File)
-		case "proxyUser":
-			b.optString(f, &req.ProxyUser)
 		case "className":
 			b.optString(f, &req.ClassName)
-		case "driverMemory":
-			b.optString(f, &req.DriverMemory)
-		case "executorMemory":
-			b.optString(f, &req.ExecutorMemory)
-		case "queue":
-			b.optString(f, &req.Queue)
-		case "name":
-			b.optString(f, &req.Name)
 		case "args":
 			b.list(f, &req.Args)
-		case "jars":
-			b.list(f, &req.Jars)
-		case "pyFiles":
-			b.list(f, &req.PyFiles)
-		case "files":
-			b.list(f, &req.Files)
-		case "archives":
-			b.list(f, &req.Archives)
-		case "driverCores":
-			b.optInt(f, &req.DriverCores)
-		case "executorCores":
-			b.optInt(f, &req.ExecutorCores)
-		case "numExecutors":
-			b.optInt(f, &req.NumExecutors)
-		case "conf":
-			b.dict(f, &req.Conf)
 		}
 	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	if b.npe {
-		return nil, errNPE
+	if err := b.done(); err != nil {
+		return nil, err
 	}
 	return req, nil
 }
 
 // createInteractiveRequest is Livy's CreateInteractiveRequest.
 type createInteractiveRequest struct {
-	Kind                                                                   string
-	ProxyUser, DriverMemory, ExecutorMemory, Queue, Name, TTL, IdleTimeout *string
-	Jars, PyFiles, Files, Archives                                         []string
-	DriverCores, ExecutorCores, NumExecutors                               *int
-	Conf                                                                   map[string]string
-	HeartbeatTimeoutInSecond                                               int
+	sparkRequest
+	Kind                     string
+	TTL, IdleTimeout         *string
+	HeartbeatTimeoutInSecond int
 }
 
 func parseCreateInteractive(body []byte) (*createInteractiveRequest, *apiError) {
@@ -364,6 +391,9 @@ func parseCreateInteractive(body []byte) (*createInteractiveRequest, *apiError) 
 	req := &createInteractiveRequest{Kind: "shared"}
 	b := &binder{class: classInteractive}
 	for _, f := range fields {
+		if b.common(f, &req.sparkRequest) {
+			continue
+		}
 		switch f.name {
 		case "kind":
 			if isNull(f.raw) {
@@ -382,45 +412,16 @@ func parseCreateInteractive(body []byte) (*createInteractiveRequest, *apiError) 
 				b.err = errString(400, fmt.Sprintf("Invalid kind: %s (through reference chain: %s[\"kind\"])", s, classInteractive))
 			}
 			req.Kind = k
-		case "proxyUser":
-			b.optString(f, &req.ProxyUser)
-		case "driverMemory":
-			b.optString(f, &req.DriverMemory)
-		case "executorMemory":
-			b.optString(f, &req.ExecutorMemory)
-		case "queue":
-			b.optString(f, &req.Queue)
-		case "name":
-			b.optString(f, &req.Name)
 		case "ttl":
 			b.optString(f, &req.TTL)
 		case "idleTimeout":
 			b.optString(f, &req.IdleTimeout)
-		case "jars":
-			b.list(f, &req.Jars)
-		case "pyFiles":
-			b.list(f, &req.PyFiles)
-		case "files":
-			b.list(f, &req.Files)
-		case "archives":
-			b.list(f, &req.Archives)
-		case "driverCores":
-			b.optInt(f, &req.DriverCores)
-		case "executorCores":
-			b.optInt(f, &req.ExecutorCores)
-		case "numExecutors":
-			b.optInt(f, &req.NumExecutors)
-		case "conf":
-			b.dict(f, &req.Conf)
 		case "heartbeatTimeoutInSecond":
 			b.primInt(f, &req.HeartbeatTimeoutInSecond)
 		}
 	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	if b.npe {
-		return nil, errNPE
+	if err := b.done(); err != nil {
+		return nil, err
 	}
 	return req, nil
 }
