@@ -189,7 +189,8 @@ func TestAllRefusingJoinedError(t *testing.T) {
 		nodes = append(nodes, s)
 		addrs = append(addrs, s.Addr())
 	}
-	loc := thrift.NewLocator(thrift.StaticSource(addrs...))
+	loc := thrift.NewLocator(thrift.StaticSource(addrs...),
+		thrift.WithRetry(retry.Policy{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1, MaxAttempts: 2}))
 	_, err := thrift.ConnectHive(ctxT(t, 10*time.Second), loc, "NOSASL", nil)
 	if !errors.Is(err, thrift.ErrAllFailed) || !errors.Is(err, thrift.ErrOpenSession) {
 		t.Fatalf("err = %v", err)

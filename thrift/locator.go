@@ -195,7 +195,8 @@ func WithRefusalProbe(d time.Duration) Option { return func(l *Locator) { l.prob
 // WithRetry sets how often a Locator tries again after every candidate
 // failed (a takeover in progress: the old active is gone, the new one does
 // not accept yet): it waits for the source to change (ResolverSource) or
-// backs off. Default: up to 5 rounds within 5s; retry.Policy{} tries once.
+// backs off. Default: rounds 100ms–1s apart (full jitter) for up to 10s,
+// enough for a new active to recover; retry.Policy{} tries once.
 func WithRetry(p retry.Policy) Option { return func(l *Locator) { l.policy = p } }
 
 // WithLogger sets the logger (silent by default).
@@ -204,7 +205,7 @@ func WithLogger(lg *slog.Logger) Option { return func(l *Locator) { l.log = lg }
 // NewLocator returns a Locator over src.
 func NewLocator(src Source, opts ...Option) *Locator {
 	l := &Locator{src: src, dialTimeout: 5 * time.Second, stagger: 150 * time.Millisecond, probe: 25 * time.Millisecond,
-		policy: retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 5, MaxElapsed: 5 * time.Second}}
+		policy: retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 100, MaxElapsed: 10 * time.Second}}
 	for _, o := range opts {
 		o(l)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/livyha/livyha/retry"
 )
 
 // listener kinds for DialContext tests.
@@ -81,9 +83,13 @@ func TestDialContextSkipsRefusals(t *testing.T) {
 	}
 }
 
+// twoRounds keeps tests of final failures short while still going through
+// a retry.
+var twoRounds = retry.Policy{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1, MaxAttempts: 2}
+
 func TestAllRefuseNamesEveryCandidate(t *testing.T) {
 	a, b, c := dead(t), closer(t), closer(t)
-	loc := NewLocator(StaticSource(a, b, c))
+	loc := NewLocator(StaticSource(a, b, c), WithRetry(twoRounds))
 	_, err := loc.DialContext(context.Background(), "tcp", "")
 	if !errors.Is(err, ErrAllFailed) || !errors.Is(err, ErrRefused) {
 		t.Fatalf("err = %v", err)
@@ -93,7 +99,7 @@ func TestAllRefuseNamesEveryCandidate(t *testing.T) {
 			t.Errorf("error does not name %s: %v", addr, err)
 		}
 	}
-	if _, err := NewLocator(StaticSource()).DialContext(context.Background(), "tcp", ""); !errors.Is(err, ErrNoCandidates) {
+	if _, err := NewLocator(StaticSource(), WithRetry(twoRounds)).DialContext(context.Background(), "tcp", ""); !errors.Is(err, ErrNoCandidates) {
 		t.Fatalf("no candidates: %v", err)
 	}
 }
