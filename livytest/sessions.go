@@ -325,19 +325,32 @@ func (c *call) created(typ string, r record, now time.Time) {
 	c.json(http.StatusCreated, c.s.view(r, now))
 }
 
-func (c *call) createBatch() {
-	s := c.s
+// beginWrite reads and parses a create request, runs the
+// AbortBeforeCommit seam and takes the write lock. When it reports false it
+// has answered (or aborted) and holds no lock; otherwise the caller must
+// unlock s.mu.
+func beginWrite[T any](c *call, parse func([]byte) (T, *apiError)) (T, bool) {
+	var zero T
 	body, aerr := c.body()
 	if aerr != nil {
 		c.fail(aerr)
-		return
+		return zero, false
 	}
-	req, aerr := parseCreateBatch(body)
+	req, aerr := parse(body)
 	if aerr != nil {
 		c.fail(aerr)
-		return
+		return zero, false
 	}
 	if c.abortBeforeCommit() || !c.lockForWrite() {
+		return zero, false
+	}
+	return req, true
+}
+
+func (c *call) createBatch() {
+	s := c.s
+	req, ok := beginWrite(c, parseCreateBatch)
+	if !ok {
 		return
 	}
 	defer s.mu.Unlock()
@@ -378,17 +391,8 @@ func (c *call) createBatch() {
 
 func (c *call) createInteractive() {
 	s := c.s
-	body, aerr := c.body()
-	if aerr != nil {
-		c.fail(aerr)
-		return
-	}
-	req, aerr := parseCreateInteractive(body)
-	if aerr != nil {
-		c.fail(aerr)
-		return
-	}
-	if c.abortBeforeCommit() || !c.lockForWrite() {
+	req, ok := beginWrite(c, parseCreateInteractive)
+	if !ok {
 		return
 	}
 	defer s.mu.Unlock()
@@ -479,17 +483,8 @@ func (r *interactiveRecord) withStatements() *interactiveRecord {
 
 func (c *call) createStatement(idOrName string) {
 	s := c.s
-	body, aerr := c.body()
-	if aerr != nil {
-		c.fail(aerr)
-		return
-	}
-	req, aerr := parseExecute(body)
-	if aerr != nil {
-		c.fail(aerr)
-		return
-	}
-	if c.abortBeforeCommit() || !c.lockForWrite() {
+	req, ok := beginWrite(c, parseExecute)
+	if !ok {
 		return
 	}
 	defer s.mu.Unlock()
