@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 // DefaultZKPort is the port assumed for a connect-string host without one.
@@ -16,7 +18,7 @@ var ErrBadConnectString = errors.New("discovery: bad ZooKeeper connect string")
 
 // ErrBadPath is wrapped by every error about a malformed ZooKeeper path
 // (root, chroot or namespace).
-var ErrBadPath = errors.New("discovery: bad ZooKeeper path")
+var ErrBadPath = layout.ErrBadPath
 
 // ConnectString is a parsed ZooKeeper connect string such as
 // "zk1:2181,zk2:2181,[::1]:2181/apps/livy".
@@ -46,7 +48,7 @@ func ParseConnectString(s string) (ConnectString, error) {
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		hosts, chroot = s[:i], s[i:]
 		var err error
-		if chroot, err = CleanPath(chroot); err != nil {
+		if chroot, err = layout.CleanPath(chroot); err != nil {
 			return ConnectString{}, fmt.Errorf("%w: chroot: %w", ErrBadConnectString, err)
 		}
 		if chroot == "/" {
@@ -108,48 +110,4 @@ func normalizeHostPort(h string, defPort int) (string, error) {
 		p = n
 	}
 	return net.JoinHostPort(host, strconv.Itoa(p)), nil
-}
-
-// CleanPath validates a ZooKeeper path and returns it without a trailing
-// slash ("/" stays "/"). Empty segments, "." and ".." are rejected, as
-// ZooKeeper itself rejects them.
-func CleanPath(p string) (string, error) {
-	if p == "" || p[0] != '/' {
-		return "", fmt.Errorf("%w: %q must start with '/'", ErrBadPath, p)
-	}
-	if p == "/" {
-		return p, nil
-	}
-	p = strings.TrimSuffix(p, "/")
-	for _, seg := range strings.Split(p[1:], "/") {
-		switch seg {
-		case "":
-			return "", fmt.Errorf("%w: %q has an empty segment", ErrBadPath, p)
-		case ".", "..":
-			return "", fmt.Errorf("%w: %q has a relative segment", ErrBadPath, p)
-		}
-		for _, r := range seg {
-			if r == 0 || r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0xfffe || r == 0xffff ||
-				(r >= 0xd800 && r <= 0xf8ff) || (r >= 0xfff0 && r <= 0xfff8) {
-				return "", fmt.Errorf("%w: %q has a character ZooKeeper forbids", ErrBadPath, p)
-			}
-		}
-	}
-	return p, nil
-}
-
-// joinPath joins a cleaned base path and child segments.
-func joinPath(base string, parts ...string) string {
-	var b strings.Builder
-	if base != "/" {
-		b.WriteString(base)
-	}
-	for _, p := range parts {
-		b.WriteByte('/')
-		b.WriteString(p)
-	}
-	if b.Len() == 0 {
-		return "/"
-	}
-	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/internal/curatortest"
 	"github.com/livyha/livyha/internal/zktest"
 )
@@ -25,7 +26,7 @@ func curatorLeader(t *testing.T, p *curatortest.Participant) string {
 func TestCuratorInteropGoFirst(t *testing.T) {
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
-	latch := root + "/" + leaderDir
+	latch := root + "/" + layout.LeaderDir
 
 	goSrv := register(t, zkc.ConnectString(), root, 1, true)
 	register(t, zkc.ConnectString(), root, 2, false) // record for the Curator participant
@@ -56,7 +57,7 @@ func TestCuratorInteropGoFirst(t *testing.T) {
 func TestCuratorInteropCuratorFirst(t *testing.T) {
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
-	latch := root + "/" + leaderDir
+	latch := root + "/" + layout.LeaderDir
 
 	register(t, zkc.ConnectString(), root, 3, false) // record for the Curator participant
 	cur := curatortest.Start(t, zkc.ConnectString(), latch, "3")

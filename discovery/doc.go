@@ -1,7 +1,7 @@
 // Package discovery finds the servers of a highly-available Apache Livy
 // cluster in ZooKeeper, and publishes them there.
 //
-// The canonical layout (see DESIGN.md) under a root (default "/livy"):
+// The canonical layout (see docs/design.md) under a root (default "/livy"):
 //
 //	<root>/servers/serverUri=<host>:<port>;version=<v>;sequence=<10 digits>  ephemeral-sequential, data k=v;k=v
 //	<root>/leader/_c_<uuid>-latch-<10 digits>                                ephemeral-sequential, data = server id

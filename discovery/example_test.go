@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 func ExampleParseConnectString() {
@@ -21,7 +22,7 @@ func ExampleParseConnectString() {
 func ExampleServerRecord_MarshalData() {
 	rec := discovery.ServerRecord{ID: 101, URL: "http://livy-1:8998", Thrift: "livy-1:10090"}
 	data, _ := rec.MarshalData()
-	name, _ := discovery.ServerNodePrefix(rec)
+	name, _ := layout.ServerNodePrefix(rec)
 	fmt.Println(name + "0000000007")
 	fmt.Println(string(data))
 	// Output:

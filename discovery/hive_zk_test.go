@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -291,7 +292,7 @@ func TestReadHiveHA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	passive, err := HiveServiceRecordData(HiveInstance{Host: "hs2-2.example", Port: 10000, TransportMode: "binary", Auth: "NONE",
+	passive, err := layout.HiveServiceRecordData(HiveInstance{Host: "hs2-2.example", Port: 10000, TransportMode: "binary", Auth: "NONE",
 		Settings: map[string]string{"registry.unique.id": "b"}})
 	if err != nil {
 		t.Fatal(err)
@@ -353,4 +354,23 @@ func TestReadHiveUnavailable(t *testing.T) {
 	if v := readHive(t, zkc.ConnectString(), WithHiveNamespace("no-such-namespace-"+fmt.Sprint(time.Now().UnixNano()))); len(v.Instances) != 0 {
 		t.Fatalf("missing namespace: %+v", v)
 	}
+}
+
+// gohiveNames emulates gohive v1's parseHiveServer2Info: it reads only the
+// node names, "serverUri=<host>:<port>;..." with exactly one ':' in
+// host:port.
+func gohiveNames(kids []string) []string {
+	var out []string
+	for _, k := range kids {
+		i := strings.IndexByte(k, ';')
+		if i <= 0 {
+			continue
+		}
+		parts := strings.Split(k[:i], "=")
+		if len(parts) != 2 || parts[0] != "serverUri" || len(strings.Split(parts[1], ":")) != 2 {
+			continue
+		}
+		out = append(out, parts[1])
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"maps"
 	"time"
+
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 // Mode selects how sessions map to servers.
@@ -79,7 +81,7 @@ type config struct {
 
 func newConfig(opts []Option) (config, error) {
 	c := config{
-		root:           DefaultRoot,
+		root:           layout.DefaultRoot,
 		sessionTimeout: DefaultSessionTimeout,
 		log:            discardLogger(),
 		closeTimeout:   3 * time.Second,
@@ -89,7 +91,7 @@ func newConfig(opts []Option) (config, error) {
 			o(&c)
 		}
 	}
-	root, err := CleanPath(c.root)
+	root, err := layout.CleanPath(c.root)
 	if err != nil {
 		return c, fmt.Errorf("%w: root: %w", ErrBadOption, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 // Registrar publishes one Livy server in the canonical layout: an
@@ -78,7 +79,7 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := ServerNodePrefix(rec)
+	prefix, err := layout.ServerNodePrefix(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 		}
 		ns := cfg.hiveRecNS
 		if ns == "" {
-			ns = DefaultHiveNamespace
+			ns = layout.DefaultHiveNamespace
 		}
 		if hiveDir, err = hiveNamespacePath(ns); err != nil {
 			return nil, err
@@ -107,10 +108,10 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 		if err != nil {
 			return nil, err
 		}
-		if hiveData, err = HiveRecordData(inst); err != nil {
+		if hiveData, err = layout.HiveRecordData(inst); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 		}
-		if hivePrefix, err = HiveNodePrefix(inst.Host, inst.Port, inst.Version); err != nil {
+		if hivePrefix, err = layout.HiveNodePrefix(inst.Host, inst.Port, inst.Version); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 		}
 	}
@@ -121,8 +122,8 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 	g := &Registrar{
 		hiveDir: hiveDir, hivePrefix: hivePrefix, hiveData: hiveData,
 		cfg: cfg, rec: rec, data: data, namePrefix: prefix, sess: sess,
-		serversPath: joinPath(cfg.root, serversDir),
-		latchPath:   joinPath(cfg.root, leaderDir),
+		serversPath: layout.JoinPath(cfg.root, layout.ServersDir),
+		latchPath:   layout.JoinPath(cfg.root, layout.LeaderDir),
 		notify:      newNotifier(cfg.onLeadership),
 		registered:  make(chan struct{}),
 		closing:     make(chan struct{}),
@@ -645,7 +646,7 @@ func (l *regLoop) createOwn(dir, prefix string, data []byte, unsure *bool, what 
 	if err := g.sess.EnsurePath(dir); err != nil {
 		return "", err
 	}
-	p, err := g.sess.Create(joinPath(dir, prefix), data, zk.FlagEphemeral|zk.FlagSequence)
+	p, err := g.sess.Create(layout.JoinPath(dir, prefix), data, zk.FlagEphemeral|zk.FlagSequence)
 	if isAmbiguous(err) {
 		*unsure, l.dedupe = true, true
 	}
@@ -666,7 +667,7 @@ func (l *regLoop) findOwn(dir, prefix string) (string, error) {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
-		p := joinPath(dir, k)
+		p := layout.JoinPath(dir, k)
 		if mine, err := l.ownedBySession(p); err != nil {
 			return "", err
 		} else if mine {
@@ -701,9 +702,9 @@ func (l *regLoop) createLatch() (string, error) {
 			return "", err
 		}
 		for _, k := range kids {
-			if latchHasProtectedID(k, l.protectedID) {
+			if layout.HasProtectedID(k, l.protectedID) {
 				l.latchUnsure = false
-				return joinPath(g.latchPath, k), nil
+				return layout.JoinPath(g.latchPath, k), nil
 			}
 		}
 	}
@@ -714,7 +715,7 @@ func (l *regLoop) createLatch() (string, error) {
 	if l.protectedID == "" {
 		l.protectedID = newProtectedID()
 	}
-	p, err := g.sess.Create(joinPath(g.latchPath, LatchNodePrefix(l.protectedID)), LatchData(g.rec.ID), zk.FlagEphemeral|zk.FlagSequence)
+	p, err := g.sess.Create(layout.JoinPath(g.latchPath, layout.LatchNodePrefix(l.protectedID)), layout.LatchData(g.rec.ID), zk.FlagEphemeral|zk.FlagSequence)
 	if isAmbiguous(err) {
 		l.latchUnsure, l.dedupe = true, true
 	}
@@ -737,7 +738,7 @@ func (l *regLoop) removeOwnDuplicates() error {
 			return err
 		}
 		for _, k := range kids {
-			p := joinPath(dir, k)
+			p := layout.JoinPath(dir, k)
 			if p == keep || !match(k) {
 				continue
 			}
@@ -764,7 +765,7 @@ func (l *regLoop) removeOwnDuplicates() error {
 		}
 	}
 	if g.cfg.elect {
-		if err := check(g.latchPath, l.latch, func(k string) bool { return strings.HasPrefix(k, curatorProtectedPfx) }); err != nil {
+		if err := check(g.latchPath, l.latch, func(k string) bool { return strings.HasPrefix(k, layout.CuratorProtectedPrefix) }); err != nil {
 			return err
 		}
 		return l.checkLeadership(0)
@@ -783,7 +784,7 @@ func (l *regLoop) checkLeadership(depth int) error {
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
-	SortLatchChildren(kids)
+	layout.SortLatchChildren(kids)
 	own := l.latch[len(g.latchPath)+1:]
 	idx := -1
 	for i, k := range kids {
@@ -814,7 +815,7 @@ func (l *regLoop) checkLeadership(depth int) error {
 		return nil
 	}
 	g.setLeader(false)
-	ok, err := l.watch(joinPath(g.latchPath, kids[idx-1]))
+	ok, err := l.watch(layout.JoinPath(g.latchPath, kids[idx-1]))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 // Resolver keeps a watch-backed, immutable Snapshot of the canonical layout
@@ -57,8 +58,8 @@ func NewResolver(connect string, opts ...Option) (*Resolver, error) {
 	r := &Resolver{
 		cfg:         cfg,
 		sess:        sess,
-		serversPath: joinPath(cfg.root, serversDir),
-		latchPath:   joinPath(cfg.root, leaderDir),
+		serversPath: layout.JoinPath(cfg.root, layout.ServersDir),
+		latchPath:   layout.JoinPath(cfg.root, layout.LeaderDir),
 		poke:        make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
@@ -506,7 +507,7 @@ func (l *resolverLoop) refresh() error {
 		if err != nil {
 			return err
 		}
-		l.latchKids = SortLatchChildren(kids)
+		l.latchKids = layout.SortLatchChildren(kids)
 		if !l.dirFired() {
 			break
 		}
@@ -523,7 +524,7 @@ func (l *resolverLoop) refresh() error {
 		present[name] = true
 		e, ok := l.recs[name]
 		if !ok {
-			nn, nerr := ParseServerNodeName(name)
+			nn, nerr := layout.ParseServerNodeName(name)
 			if nerr != nil {
 				// Not a server record: skip it without reading its data.
 				e = recEntry{err: errors.New("not a server record node (want serverUri=<host>:<port>;version=<v>;sequence=<n>)"), seq: 1 << 40}
@@ -531,10 +532,10 @@ func (l *resolverLoop) refresh() error {
 				var data []byte
 				var err error
 				if l.recWatched[name] {
-					data, _, err = r.sess.Get(joinPath(r.serversPath, name))
+					data, _, err = r.sess.Get(layout.JoinPath(r.serversPath, name))
 				} else {
 					var w <-chan zk.Event
-					data, w, err = r.sess.GetW(joinPath(r.serversPath, name))
+					data, w, err = r.sess.GetW(layout.JoinPath(r.serversPath, name))
 					if err == nil {
 						l.recWatched[name] = true
 						forward(w, l.sessionID, l.events, r.closing)
@@ -544,9 +545,9 @@ func (l *resolverLoop) refresh() error {
 					continue // vanished; the children watch fires
 				}
 				if err != nil {
-					return fmt.Errorf("read %s: %w", joinPath(r.serversPath, name), err)
+					return fmt.Errorf("read %s: %w", layout.JoinPath(r.serversPath, name), err)
 				}
-				rec, perr := ParseServerData(data)
+				rec, perr := layout.ParseServerData(data)
 				e = recEntry{rec: rec, seq: nn.Sequence, err: perr}
 			}
 			l.recs[name] = e
@@ -575,12 +576,12 @@ func (l *resolverLoop) refresh() error {
 		}
 		e, ok := l.latches[name]
 		if !ok {
-			data, _, err := r.sess.Get(joinPath(r.latchPath, name))
+			data, _, err := r.sess.Get(layout.JoinPath(r.latchPath, name))
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("read %s: %w", joinPath(r.latchPath, name), err)
+				return fmt.Errorf("read %s: %w", layout.JoinPath(r.latchPath, name), err)
 			}
 			if data == nil {
 				data = []byte{}

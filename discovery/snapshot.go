@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 // Sentinel errors of resolution.
@@ -178,7 +180,7 @@ func buildSnapshot(serversPath string, recs []builtRecord, latchPath string, lat
 		}
 	}
 	for _, r := range recs {
-		path := joinPath(serversPath, r.name)
+		path := layout.JoinPath(serversPath, r.name)
 		if r.err != nil {
 			s.Problems = append(s.Problems, Problem{Path: path, Reason: r.err.Error()})
 			continue
@@ -188,7 +190,7 @@ func buildSnapshot(serversPath string, recs []builtRecord, latchPath string, lat
 				Reason: "server id " + strconv.Itoa(r.rec.ID) + " is claimed by " + strconv.Itoa(len(c)) + " records; all are skipped"})
 			continue
 		}
-		host, port, _ := urlHostPort(r.rec.URL) // validated by the parser
+		host, port, _ := layout.URLHostPort(r.rec.URL) // validated by the parser
 		s.Servers = append(s.Servers, Server{
 			ServerRecord: r.rec,
 			HostPort:     net.JoinHostPort(host, strconv.Itoa(port)),
@@ -198,8 +200,8 @@ func buildSnapshot(serversPath string, recs []builtRecord, latchPath string, lat
 	}
 	s.noLeaderErr = ErrNoLeader
 	if leaderData != nil {
-		lpath := joinPath(latchPath, leaderNode)
-		id, err := ParseLatchData(leaderData)
+		lpath := layout.JoinPath(latchPath, leaderNode)
+		id, err := layout.ParseLatchData(leaderData)
 		leaderIdx := -1
 		if err == nil {
 			for i := range s.Servers {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -281,11 +282,11 @@ func TestChroot(t *testing.T) {
 	if _, err := raw.Create(chroot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	register(t, zkc.ConnectString()+chroot, DefaultRoot, 4, true)
+	register(t, zkc.ConnectString()+chroot, layout.DefaultRoot, 4, true)
 	// Through the chroot with the default root, and without the chroot
 	// with the full path as root: the same view.
-	r1 := resolver(t, zkc.ConnectString()+chroot, DefaultRoot)
-	r2 := resolver(t, zkc.ConnectString(), chroot+DefaultRoot)
+	r1 := resolver(t, zkc.ConnectString()+chroot, layout.DefaultRoot)
+	r2 := resolver(t, zkc.ConnectString(), chroot+layout.DefaultRoot)
 	for _, r := range []*Resolver{r1, r2} {
 		s := waitFor(t, r, 10*time.Second, "leader 4", func(s *Snapshot) bool { return leaderID(s) == 4 })
 		if len(s.Problems) != 0 {
@@ -341,7 +342,7 @@ func TestUnreachableZooKeeper(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Register with dead ZooKeeper = %v", err)
 	}
-	if _, err := Register(context.Background(), "127.0.0.1:1", ServerRecord{ID: 1, URL: "mailto:x"}); !errors.Is(err, ErrBadRecord) {
+	if _, err := Register(context.Background(), "127.0.0.1:1", ServerRecord{ID: 1, URL: "mailto:x"}); !errors.Is(err, layout.ErrBadRecord) {
 		t.Fatalf("Register with bad URL = %v", err)
 	}
 	if _, err := NewResolver("127.0.0.1:1", WithSessionTimeout(-1)); !errors.Is(err, ErrBadOption) {
@@ -718,7 +719,7 @@ func TestLatchDeletedWhileDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	SortLatchChildren(kids)
+	layout.SortLatchChildren(kids)
 	proxy.Block()
 	waitUntil(t, 5*time.Second, "a to let go on disconnection", func() bool { return !a.IsLeader() })
 	if err := raw.Delete(root+"/leader/"+kids[0], -1); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livytest"
 )
@@ -319,8 +320,8 @@ func TestNoLeader503(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := conn.Create(root+"/leader/"+discovery.LatchNodePrefix("00000000-0000-0000-0000-000000000000"),
-		discovery.LatchData(99), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := conn.Create(root+"/leader/"+layout.LatchNodePrefix("00000000-0000-0000-0000-000000000000"),
+		layout.LatchData(99), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
 	s := livytest.NewServer(t, livytest.Config{ZK: zkc.ConnectString(), Root: root, ID: 1})

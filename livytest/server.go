@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 // LivyVersion is what GET /version and the server record report.
@@ -158,7 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Root == "" {
 		cfg.Root = discovery.DefaultRoot
 	}
-	root, err := discovery.CleanPath(cfg.Root)
+	root, err := layout.CleanPath(cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("livytest: root: %w", err)
 	}
@@ -169,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			cfg.StatePrefix = "livy"
 		}
 	}
-	base, err := discovery.CleanPath("/" + strings.Trim(cfg.StatePrefix, "/"))
+	base, err := layout.CleanPath("/" + strings.Trim(cfg.StatePrefix, "/"))
 	if err != nil || base == "/" {
 		return nil, fmt.Errorf("livytest: bad state prefix %q", cfg.StatePrefix)
 	}

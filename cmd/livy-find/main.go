@@ -58,6 +58,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 const (
@@ -214,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := discovery.ParseConnectString(o.zk); err != nil {
 		return fail(exitUsage, err)
 	}
-	if _, err := discovery.CleanPath(o.root); err != nil {
+	if _, err := layout.CleanPath(o.root); err != nil {
 		return fail(exitUsage, fmt.Errorf("--root: %w", err))
 	}
 

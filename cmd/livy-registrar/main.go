@@ -67,6 +67,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 )
 
 const (
@@ -195,13 +196,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := rec.Validate(); err != nil {
 		return usage("%s", oneLine(err))
 	}
-	if _, err := discovery.ServerNodePrefix(rec); err != nil {
+	if _, err := layout.ServerNodePrefix(rec); err != nil {
 		return usage("%s", oneLine(err))
 	}
 	if _, err := discovery.ParseConnectString(*zkConnect); err != nil {
 		return usage("--zk: %s", oneLine(err))
 	}
-	if _, err := discovery.CleanPath(*rootPath); err != nil {
+	if _, err := layout.CleanPath(*rootPath); err != nil {
 		return usage("--root: %s", oneLine(err))
 	}
 	if *healthURL != "" {

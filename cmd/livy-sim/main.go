@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/livytest"
 	"github.com/livyha/livyha/thrift/hs2test"
 )
@@ -155,7 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := discovery.ParseConnectString(*zkConnect); err != nil {
 		return usage("--zk: %s", strings.TrimPrefix(err.Error(), "discovery: "))
 	}
-	if _, err := discovery.CleanPath(*root); err != nil {
+	if _, err := layout.CleanPath(*root); err != nil {
 		return usage("--root: %s", strings.TrimPrefix(err.Error(), "discovery: "))
 	}
 	var refusal hs2test.Refusal

@@ -1,4 +1,4 @@
-package discovery
+package layout
 
 import (
 	"bytes"
@@ -46,8 +46,8 @@ const (
 	serviceRecordType    = "JSONServiceRecord"
 	hiveActiveEndpoint   = "activeEndpoint"
 	hivePassiveEndpoint  = "passiveEndpoint"
-	hiveHAInstancesDir   = "instances"
-	hiveHAInstancePrefix = "instance-"
+	HiveHAInstancesDir   = "instances"
+	HiveHAInstancePrefix = "instance-"
 )
 
 // serviceRecordFields are ServiceRecord's declared fields; every other
@@ -134,7 +134,7 @@ func ParseServiceRecord(data []byte) (HiveInstance, error) {
 	if !h.ok || !p.ok {
 		return bad("%s address lacks host or port", ep.API)
 	}
-	host := unbracket(h.s)
+	host := Unbracket(h.s)
 	if err := checkHiveHost(host); err != nil {
 		return bad("%s: %v", ep.API, err)
 	}
@@ -178,7 +178,7 @@ func HiveServiceRecordData(inst HiveInstance) ([]byte, error) {
 		"external": []srEndpoint{},
 		"internal": []map[string]any{{
 			"api": api, "addressType": "host/port", "protocolType": "hadoop/IPC",
-			"addresses": []map[string]string{{"host": unbracket(inst.Host), "port": strconv.Itoa(inst.Port)}},
+			"addresses": []map[string]string{{"host": Unbracket(inst.Host), "port": strconv.Itoa(inst.Port)}},
 		}},
 	}
 	for _, p := range kv {

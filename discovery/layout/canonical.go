@@ -1,4 +1,4 @@
-package discovery
+package layout
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 )
 
 // This file is the one place that knows the canonical livyha layout
-// (DESIGN.md, "The canonical layout"): the server record's node name and
+// (docs/design.md, "The canonical layout"): the server record's node name and
 // data, and the Curator-compatible leader latch. Both writers and parsers
 // live here.
 //
@@ -23,10 +23,10 @@ import (
 const DefaultRoot = "/livy"
 
 const (
-	serversDir = "servers"
-	leaderDir  = "leader"
+	ServersDir = "servers"
+	LeaderDir  = "leader"
 
-	serverNamePrefix = "serverUri="
+	ServerNamePrefix = "serverUri="
 	seqDigits        = 10
 
 	// Record data keys.
@@ -38,8 +38,8 @@ const (
 	KeyServerVersion   = "livy.server.version"
 
 	// Curator LeaderLatch conventions.
-	latchLockName       = "latch-"
-	curatorProtectedPfx = "_c_"
+	latchLockName          = "latch-"
+	CuratorProtectedPrefix = "_c_"
 
 	// MaxServerID bounds server ids; LIVY-698 ids are 0..213 but the
 	// canonical layout allows any id that fits a Livy session id prefix.
@@ -73,7 +73,7 @@ func (r ServerRecord) Validate() error {
 	if r.ID < 0 || r.ID > MaxServerID {
 		return fmt.Errorf("%w: id %d out of range", ErrBadRecord, r.ID)
 	}
-	if _, _, err := urlHostPort(r.URL); err != nil {
+	if _, _, err := URLHostPort(r.URL); err != nil {
 		return err
 	}
 	if r.Thrift != "" {
@@ -95,9 +95,9 @@ func (r ServerRecord) Validate() error {
 	return nil
 }
 
-// urlHostPort checks a Livy base URL and returns its host and port (the
+// URLHostPort checks a Livy base URL and returns its host and port (the
 // scheme's default port when the URL has none).
-func urlHostPort(raw string) (host string, port int, err error) {
+func URLHostPort(raw string) (host string, port int, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", 0, fmt.Errorf("%w: url %q: %v", ErrBadRecord, raw, err)
@@ -221,7 +221,7 @@ func parseID(s string) (int, error) {
 // ZooKeeper appends) of a server record node:
 // "serverUri=<host>:<port>;version=<v>;sequence=".
 func ServerNodePrefix(r ServerRecord) (string, error) {
-	host, port, err := urlHostPort(r.URL)
+	host, port, err := URLHostPort(r.URL)
 	if err != nil {
 		return "", err
 	}
@@ -238,7 +238,7 @@ func serverNodePrefix(hostport, version string) (string, error) {
 	if strings.ContainsAny(v, ";/\n\r\x00") {
 		return "", fmt.Errorf("%w: version %q", ErrBadRecord, v)
 	}
-	return serverNamePrefix + hostport + ";version=" + v + ";sequence=", nil
+	return ServerNamePrefix + hostport + ";version=" + v + ";sequence=", nil
 }
 
 // ServerNodeName is a parsed server record node name.
@@ -252,7 +252,7 @@ type ServerNodeName struct {
 // The same name shape is used by HiveServer2 and Kyuubi. Sequence is -1 when
 // the name carries none.
 func ParseServerNodeName(name string) (ServerNodeName, error) {
-	if !strings.HasPrefix(name, serverNamePrefix) {
+	if !strings.HasPrefix(name, ServerNamePrefix) {
 		return ServerNodeName{}, fmt.Errorf("%w: node %q is not a serverUri= node", ErrBadRecord, truncate(name, 64))
 	}
 	out := ServerNodeName{Sequence: -1}
@@ -267,7 +267,7 @@ func ParseServerNodeName(name string) (ServerNodeName, error) {
 		case k == "version":
 			out.Version = v
 		case k == "sequence":
-			n, err := parseSequence(v)
+			n, err := ParseSequence(v)
 			if err != nil {
 				return ServerNodeName{}, fmt.Errorf("%w: node %q: %v", ErrBadRecord, truncate(name, 64), err)
 			}
@@ -304,9 +304,9 @@ func splitHostPortLoose(s string) (host, port string, err error) {
 	return s[:i], s[i+1:], nil
 }
 
-// parseSequence parses ZooKeeper's sequence suffix: ten digits, or a
+// ParseSequence parses ZooKeeper's sequence suffix: ten digits, or a
 // negative number once the 32-bit counter has wrapped.
-func parseSequence(s string) (int64, error) {
+func ParseSequence(s string) (int64, error) {
 	if len(s) < 1 || len(s) > 11 {
 		return 0, fmt.Errorf("bad sequence %q", truncate(s, 16))
 	}
@@ -320,7 +320,7 @@ func parseSequence(s string) (int64, error) {
 // LatchNodePrefix returns the name (without sequence digits) of a
 // Curator-compatible protected LeaderLatch node: "_c_<uuid>-latch-".
 func LatchNodePrefix(protectedID string) string {
-	return curatorProtectedPfx + protectedID + "-" + latchLockName
+	return CuratorProtectedPrefix + protectedID + "-" + latchLockName
 }
 
 // LatchData is the data a latch participant writes: its decimal server id.
@@ -354,10 +354,10 @@ func SortLatchChildren(children []string) []string {
 	return children
 }
 
-// latchHasProtectedID reports whether a latch child was created with the
+// HasProtectedID reports whether a latch child was created with the
 // given Curator protected id.
-func latchHasProtectedID(name, protectedID string) bool {
-	return strings.HasPrefix(name, curatorProtectedPfx+protectedID+"-")
+func HasProtectedID(name, protectedID string) bool {
+	return strings.HasPrefix(name, CuratorProtectedPrefix+protectedID+"-")
 }
 
 func truncate(s string, n int) string {
