@@ -41,7 +41,7 @@ func BenchmarkOwner(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if s, err := r.Owner(ctx, 1010000000+i%1000); err != nil || s.ID != 101 {
+		if s, err := r.Owner(ctx, Interactive, 1010000000+i%1000); err != nil || s.ID != 101 {
 			b.Fatal(s, err)
 		}
 	}
@@ -94,7 +94,7 @@ func BenchmarkZKRequestsPer10kLookups(b *testing.B) {
 			if _, err := r.Active(ctx); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := r.Owner(ctx, j); err != nil {
+			if _, err := r.Owner(ctx, Interactive, j); err != nil {
 				b.Fatal(err)
 			}
 		}

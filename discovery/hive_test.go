@@ -52,17 +52,3 @@ const activeRecord = `{
   "hive.server2.thrift.bind.host" : "hs2-1.example",
   "hive.server2.instance.uri" : "hs2-1.example:10000"
 }`
-
-func TestParseHiveMode(t *testing.T) {
-	for in, want := range map[string]HiveMode{"": HiveZooKeeper, "zookeeper": HiveZooKeeper, "zooKeeperHA": HiveZooKeeperHA, "ZOOKEEPERHA": HiveZooKeeperHA} {
-		if got, err := ParseHiveMode(in); err != nil || got != want {
-			t.Errorf("ParseHiveMode(%q) = %v, %v", in, got, err)
-		}
-	}
-	if _, err := ParseHiveMode("etcd"); !errors.Is(err, ErrBadOption) {
-		t.Errorf("ParseHiveMode(etcd) = %v", err)
-	}
-	if HiveZooKeeperHA.String() != "zooKeeperHA" {
-		t.Error(HiveZooKeeperHA.String())
-	}
-}

@@ -77,11 +77,42 @@ func onlyHiveRecordOf(id int) func([]string) bool {
 	}
 }
 
-func readHive(t testing.TB, connect string, opts ...Option) HiveView {
+// hiveView is what a hive-layout resolver's first snapshot shows.
+type hiveView struct {
+	Path      string
+	Instances []hiveInst
+	Problems  []Problem
+}
+
+type hiveInst struct {
+	HostPort, TransportMode, Auth, Version, Node string
+	Sequence                                     int64
+	Active                                       bool
+}
+
+// readHive reads a Hive namespace through a resolver for
+// zk://connect?params (layout=hive unless params say otherwise).
+func readHive(t testing.TB, connect string, params string) hiveView {
 	t.Helper()
-	v, err := ReadHive(ctxT(t, 10*time.Second), connect, opts...)
+	if !strings.Contains(params, "layout=") {
+		params = "layout=hive&" + params
+	}
+	r, err := NewResolver("zk://" + connect + "?" + strings.TrimSuffix(params, "&"))
 	if err != nil {
-		t.Fatalf("ReadHive: %v", err)
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snap, err := r.Wait(ctxT(t, 10*time.Second))
+	if err != nil {
+		t.Fatalf("hive resolver: %v", err)
+	}
+	v := hiveView{Problems: snap.Problems}
+	if i := strings.Index(snap.Source, "namespace "); i >= 0 {
+		v.Path = strings.TrimSuffix(snap.Source[i+len("namespace "):], ")")
+	}
+	for _, s := range snap.Servers {
+		v.Instances = append(v.Instances, hiveInst{HostPort: s.HostPort, TransportMode: s.ThriftTransport, Auth: s.ThriftAuth,
+			Version: s.Version, Node: s.Node, Sequence: s.Sequence, Active: s.Leader})
 	}
 	return v
 }
@@ -120,10 +151,10 @@ func TestHiveRecordFollowsLeader(t *testing.T) {
 	if string(data) != want || !strings.Contains(kids[0], ";version=0.9.0;sequence=") {
 		t.Fatalf("hive record %s = %s\nwant %s", kids[0], data, want)
 	}
-	v := readHive(t, zkc.ConnectString(), WithHiveNamespace(ns))
+	v := readHive(t, zkc.ConnectString(), "namespace="+ns)
 	if len(v.Instances) != 1 || v.Instances[0].HostPort != "127.0.0.1:30001" || v.Instances[0].TransportMode != "binary" ||
 		v.Instances[0].Auth != "NONE" || v.Instances[0].Version != "0.9.0" || len(v.Problems) != 0 || v.Path != dir {
-		t.Fatalf("ReadHive = %+v", v)
+		t.Fatalf("the hive source = %+v", v)
 	}
 
 	// Graceful stop of the leader: its Hive record goes with its latch
@@ -132,11 +163,10 @@ func TestHiveRecordFollowsLeader(t *testing.T) {
 	a.Close()
 	waitChildren(t, raw, dir, 10*time.Second, "b's hive record", onlyHiveRecordOf(2))
 	t.Logf("hive record switched %v after the leader's Close", time.Since(start))
-	if !b.IsLeader() || b.HiveRecordPath() == "" {
-		t.Fatalf("b: leader=%v hive=%q", b.IsLeader(), b.HiveRecordPath())
-	}
+	// The node can be seen before b's Create call has returned to it.
+	waitUntil(t, 5*time.Second, "b leads and knows its hive record", func() bool { return b.IsLeader() && b.HiveRecordPath() != "" })
 
-	// Garbage in the namespace is skipped by ReadHive, the rest ignored.
+	// Garbage in the namespace is skipped by the hive source, the rest ignored.
 	mk := func(p, data string) {
 		t.Helper()
 		if _, err := raw.Create(p, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -148,7 +178,7 @@ func TestHiveRecordFollowsLeader(t *testing.T) {
 	mk(dir+"/serverUri=%%;sequence=zz", "hive.server2.thrift.port=1")                        // bad name
 	mk(dir+"/serverUri=y:2;version=1;sequence=0000000002", "hive.server2.thrift.port=65536") // bad port
 	mk(dir+"/serverUri=old:3;version=0.13;sequence=0000000003", "old.example:10000")         // an old HiveServer2: usable
-	v = readHive(t, zkc.ConnectString(), WithHiveNamespace(ns))
+	v = readHive(t, zkc.ConnectString(), "namespace="+ns)
 	hps := []string{}
 	for _, in := range v.Instances {
 		hps = append(hps, in.HostPort)
@@ -156,7 +186,7 @@ func TestHiveRecordFollowsLeader(t *testing.T) {
 	slices.Sort(hps)
 	if !slices.Equal(hps, []string{"127.0.0.1:30002", "old.example:10000"}) || len(v.Problems) != 3 ||
 		v.Instances[0].Sequence > v.Instances[1].Sequence {
-		t.Fatalf("ReadHive with garbage = %+v", v)
+		t.Fatalf("the hive source with garbage = %+v", v)
 	}
 	b.Close()
 	waitChildren(t, raw, dir, 10*time.Second, "no hive record of ours", func(kids []string) bool {
@@ -223,9 +253,9 @@ func TestHiveRecordPartitionedLeader(t *testing.T) {
 	}
 	waitChildren(t, raw, dir, 15*time.Second, "b's record after a's session expired", onlyHiveRecordOf(2))
 	t.Logf("hive record switched %v after the partition began (session timeout 3s)", time.Since(start))
-	v := readHive(t, zkc.ConnectString(), WithHiveNamespace(ns))
+	v := readHive(t, zkc.ConnectString(), "namespace="+ns)
 	if len(v.Instances) != 1 || v.Instances[0].HostPort != "127.0.0.1:30002" {
-		t.Fatalf("ReadHive = %+v", v)
+		t.Fatalf("the hive source = %+v", v)
 	}
 	proxy.Unblock()
 	// a comes back with a new session, as a passive: no Hive record.
@@ -271,17 +301,17 @@ func TestHiveRecordOptions(t *testing.T) {
 	if _, err := Register(ctx, "127.0.0.1:1", rec, WithElection(true), WithHiveRecord("a//b", HiveRecord{})); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("bad namespace: %v", err)
 	}
-	if _, err := ReadHive(ctx, "127.0.0.1:1", WithHiveNamespace("/")); !errors.Is(err, ErrBadOption) {
+	if _, err := NewResolver("zk://127.0.0.1:1?layout=hive&namespace=/"); !errors.Is(err, ErrBadOption) {
 		t.Fatalf("root namespace: %v", err)
 	}
-	if _, err := ReadHive(ctx, "127.0.0.1:1", WithHiveMode(7)); !errors.Is(err, ErrBadOption) {
+	if _, err := NewResolver("zk://127.0.0.1:1?layout=hive7"); !errors.Is(err, ErrBadTarget) {
 		t.Fatalf("bad mode: %v", err)
 	}
 }
 
 // zooKeeperHA mode: ServiceRecords as HS2ActivePassiveHARegistry writes
 // them, read through a chroot, active first, garbage skipped.
-func TestReadHiveHA(t *testing.T) {
+func TestHiveHASource(t *testing.T) {
 	zkc := zktest.Shared(t)
 	noLeaks(t)
 	chroot := testRoot(t)
@@ -308,50 +338,48 @@ func TestReadHiveHA(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v := readHive(t, zkc.ConnectString()+chroot, WithHiveMode(HiveZooKeeperHA))
+	v := readHive(t, zkc.ConnectString()+chroot, "layout=hive-ha")
 	if len(v.Instances) != 2 || !v.Instances[0].Active || v.Instances[0].HostPort != "hs2-1.example:10000" ||
 		v.Instances[0].Sequence != 2 || v.Instances[0].Node != "instance-0000000002" ||
 		v.Instances[1].Active || v.Instances[1].HostPort != "hs2-2.example:10000" || len(v.Problems) != 2 ||
 		v.Path != "/hs2ActivePassiveHA-unsecure/instances" {
-		t.Fatalf("ReadHive HA = %+v", v)
+		t.Fatalf("the hive source HA = %+v", v)
 	}
 	// The -sasl namespace is another one (absent here): an empty view.
-	v = readHive(t, zkc.ConnectString()+chroot, WithHiveMode(HiveZooKeeperHA), WithHiveSASL(true))
+	v = readHive(t, zkc.ConnectString()+chroot, "layout=hive-ha&sasl=true")
 	if len(v.Instances) != 0 || len(v.Problems) != 0 || v.Path != "/hs2ActivePassiveHA-sasl/instances" {
-		t.Fatalf("ReadHive HA sasl = %+v", v)
+		t.Fatalf("the hive source HA sasl = %+v", v)
 	}
 }
 
-// ReadHive never outlives its context: not with ZooKeeper down, not with a
-// partition that sends no resets.
-func TestReadHiveUnavailable(t *testing.T) {
+// A hive resolver's Wait never outlives its context: not with ZooKeeper
+// down, not with a partition that sends no resets; a missing namespace is
+// an empty snapshot, not an error.
+func TestHiveSourceUnavailable(t *testing.T) {
 	zkc := zktest.Shared(t)
 	noLeaks(t)
-	start := time.Now()
-	_, err := ReadHive(ctxT(t, 300*time.Millisecond), "127.0.0.1:1", WithSessionTimeout(time.Second))
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ReadHive with ZooKeeper down = %v", err)
+	wait := func(target string) error {
+		r, err := NewResolver(target, WithSessionTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		start := time.Now()
+		_, err = r.Wait(ctxT(t, 300*time.Millisecond))
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Fatalf("Wait(%s) took %v", target, d)
+		}
+		return err
 	}
-	if d := time.Since(start); d > 1500*time.Millisecond {
-		t.Fatalf("ReadHive with ZooKeeper down took %v", d)
+	if err := wait("zk://127.0.0.1:1?layout=hive"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hive source with ZooKeeper down = %v", err)
 	}
 	proxy := zktest.NewProxy(t, zkc.ConnectString())
 	proxy.Stall()
-	start = time.Now()
-	_, err = ReadHive(ctxT(t, 300*time.Millisecond), proxy.Addr())
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("ReadHive through a stalled link = %v", err)
+	if err := wait("zk://" + proxy.Addr() + "?layout=hive"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hive source through a stalled link = %v", err)
 	}
-	if d := time.Since(start); d > 1500*time.Millisecond {
-		t.Fatalf("ReadHive through a stalled link took %v", d)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := ReadHive(ctx, zkc.ConnectString()); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("ReadHive with a cancelled context = %v", err)
-	}
-	// A missing namespace is an empty view, not an error.
-	if v := readHive(t, zkc.ConnectString(), WithHiveNamespace("no-such-namespace-"+fmt.Sprint(time.Now().UnixNano()))); len(v.Instances) != 0 {
+	if v := readHive(t, zkc.ConnectString(), "namespace=no-such-namespace-"+fmt.Sprint(time.Now().UnixNano())); len(v.Instances) != 0 {
 		t.Fatalf("missing namespace: %+v", v)
 	}
 }

@@ -49,15 +49,19 @@ func TestParseConnectString(t *testing.T) {
 }
 
 func TestBuildSnapshotProblems(t *testing.T) {
-	rec := func(name string, id int, seq int64) builtRecord {
-		return builtRecord{name: name, seq: seq, rec: ServerRecord{ID: id, URL: "http://h" + name + ":8998"}}
+	rec := func(name string, id int, seq int64) dirEntry {
+		return dirEntry{name: name, val: canonicalEntry{seq: seq, rec: ServerRecord{ID: id, URL: "http://h" + name + ":8998"}}}
 	}
-	recs := []builtRecord{
+	entries := []dirEntry{
 		rec("c", 3, 3), rec("a", 1, 1), rec("b", 2, 2),
 		rec("d", 2, 4), // claims id 2 again: both b and d are skipped
-		{name: "garbage", seq: 1 << 40, err: errors.New("not a server record node")},
+		{name: "garbage", err: errors.New("not a server record node")},
 	}
-	s := buildSnapshot("/livy/servers", recs, "/livy/leader", true, "_c_x-latch-0000000001", []byte("3"))
+	build := func(mode Mode, latched bool, node string, data []byte) *Snapshot {
+		lay := newCanonicalLayout("/livy", mode)
+		return buildSnapshot(lay.build([]zkRead{{entries: entries}, {latched: latched, leaderNode: node, leaderData: data}}))
+	}
+	s := build(MultiActive, true, "_c_x-latch-0000000001", []byte("3"))
 	if len(s.Servers) != 2 || s.Servers[0].ID != 3 || !s.Servers[0].Leader || s.Servers[1].ID != 1 {
 		t.Fatalf("servers = %+v", s.Servers)
 	}
@@ -69,25 +73,26 @@ func TestBuildSnapshotProblems(t *testing.T) {
 			t.Errorf("problem %v", p)
 		}
 	}
-	if _, err := s.Owner(MultiActive, 20_000_001); !errors.Is(err, ErrNoOwner) {
+	if _, err := s.Owner(Interactive, 20_000_001); !errors.Is(err, ErrNoOwner) {
 		t.Errorf("owner of a duplicated id: %v", err)
 	}
 	// Leader id without a usable record: no leader, with a reason.
-	s = buildSnapshot("/livy/servers", recs, "/livy/leader", true, "n", []byte("2"))
-	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "id 2") {
+	s = build(ActivePassive, true, "n", []byte("2"))
+	if _, err := s.Active(); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "id 2") {
 		t.Fatalf("Active = %v", err)
 	}
-	// Garbage latch data.
-	s = buildSnapshot("/livy/servers", recs, "/livy/leader", true, "n", []byte("boss"))
-	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) {
+	// Garbage latch data: no leader, and a hint at PR #212's string ids.
+	s = build(ActivePassive, true, "n", []byte("boss"))
+	if _, err := s.Active(); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "pr212") {
 		t.Fatalf("Active = %v", err)
 	}
 	// Multi-active without a latch: some live server.
-	s = buildSnapshot("/livy/servers", recs, "/livy/leader", false, "", nil)
-	if srv, err := s.Active(MultiActive); err != nil || (srv.ID != 1 && srv.ID != 3) {
+	s = build(MultiActive, false, "", nil)
+	if srv, err := s.Active(); err != nil || (srv.ID != 1 && srv.ID != 3) {
 		t.Fatalf("multi-active Active = %+v, %v", srv, err)
 	}
-	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) {
+	s = build(ActivePassive, false, "", nil)
+	if _, err := s.Active(); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "/livy/leader has no participants") {
 		t.Fatalf("active-passive without latch = %v", err)
 	}
 }

@@ -6,69 +6,120 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"time"
 
 	"github.com/livyha/livyha/discovery/layout"
 )
 
-// Mode selects how sessions map to servers.
+// Mode says how sessions map to servers. Every Snapshot carries the mode
+// of its source, so lookups cannot be asked with the wrong one.
 type Mode int
 
 const (
-	// ActivePassive: one active server (the latch leader) owns everything;
-	// passives answer 307. This is the default.
+	// ActivePassive: one active server (the leader) owns everything;
+	// passives answer 307 (LIVY-11 / PR #212, Cloudera). The default.
 	ActivePassive Mode = iota
 	// MultiActive: every server is active and owns the sessions whose id
 	// divided by SessionIDBlock equals its server id (LIVY-698).
 	MultiActive
+	// SessionHA: as MultiActive, but the owner of a session is stored per
+	// session (<root>/session/<kind>/<id>, LIVY-698's session HA; also
+	// LENS-658's "owner stored with the handle") and moves to another
+	// server when its owner dies; without a record, the id prefix decides.
+	SessionHA
+	// ActiveActive: no leader; any live server serves any session over a
+	// shared state store (PR #276, the "Multi node HA for batch sessions"
+	// design).
+	ActiveActive
 )
 
 // SessionIDBlock is the LIVY-698 session-id block size: session N is owned
 // by server N / SessionIDBlock.
 const SessionIDBlock = 10_000_000
 
+var modeNames = [...]string{ActivePassive: "active-passive", MultiActive: "multi-active",
+	SessionHA: "session-ha", ActiveActive: "active-active"}
+
 func (m Mode) String() string {
-	switch m {
-	case ActivePassive:
-		return "active-passive"
-	case MultiActive:
-		return "multi-active"
+	if m >= 0 && int(m) < len(modeNames) {
+		return modeNames[m]
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
-// ParseMode parses "active-passive" or "multi-active".
+// ParseMode parses "active-passive", "multi-active", "session-ha" or
+// "active-active".
 func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "active-passive", "":
+	if s == "" {
 		return ActivePassive, nil
-	case "multi-active":
-		return MultiActive, nil
 	}
-	return 0, fmt.Errorf("discovery: unknown mode %q (want active-passive or multi-active)", s)
+	for m, n := range modeNames {
+		if s == n {
+			return Mode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown mode %q (want active-passive, multi-active, session-ha or active-active)", ErrBadOption, s)
+}
+
+// SessionKind is a Livy session type: ids are per type (batch 5 and
+// interactive session 5 both exist), so ownership is per type too.
+type SessionKind uint8
+
+const (
+	// Interactive sessions (/sessions/{id}).
+	Interactive SessionKind = iota
+	// Batch sessions (/batches/{id}).
+	Batch
+)
+
+func (k SessionKind) String() string {
+	if k == Batch {
+		return "batch"
+	}
+	return "interactive"
 }
 
 // ErrBadOption is wrapped by errors about invalid options.
 var ErrBadOption = errors.New("discovery: bad option")
 
-// Option configures a Resolver or a Registrar. Options that do not apply to
-// the thing being built are ignored.
+// Option configures both a Resolver and a Registrar (ZooKeeper session
+// settings, logging, the root).
 type Option func(*config)
+
+// ResolverOption configures a Resolver. Options that apply only to a
+// Registrar do not implement it, so passing one is a compile error.
+type ResolverOption interface{ applyResolver(*config) }
+
+// RegistrarOption configures a Registrar.
+type RegistrarOption interface{ applyRegistrar(*config) }
+
+func (o Option) applyResolver(c *config)  { o(c) }
+func (o Option) applyRegistrar(c *config) { o(c) }
+
+type resolverOnly func(*config)
+
+func (o resolverOnly) applyResolver(c *config) { o(c) }
+
+type registrarOnly func(*config)
+
+func (o registrarOnly) applyRegistrar(c *config) { o(c) }
 
 type config struct {
 	root           string
+	rootSet        bool
 	sessionTimeout time.Duration
 	log            *slog.Logger
 	dialer         Dialer
 	mode           Mode
+	modeSet        bool
 	elect          bool
 	onLeadership   func(bool)
 	closeTimeout   time.Duration
+	httpClient     *http.Client
+	ownerCache     int
+	auth           []ZKAuth
 
-	// ReadHive
-	hiveNS   string
-	hiveMode HiveMode
-	hiveSASL bool
 	// Registrar: the leader-only Hive record
 	hiveRec   *HiveRecord
 	hiveRecNS string
@@ -79,21 +130,38 @@ type config struct {
 	healthFailures int
 }
 
-func newConfig(opts []Option) (config, error) {
+func resolverConfig(opts []ResolverOption) (config, error) {
+	return newConfig(func(c *config) {
+		for _, o := range opts {
+			if o != nil {
+				o.applyResolver(c)
+			}
+		}
+	})
+}
+
+func registrarConfig(opts []RegistrarOption) (config, error) {
+	return newConfig(func(c *config) {
+		for _, o := range opts {
+			if o != nil {
+				o.applyRegistrar(c)
+			}
+		}
+	})
+}
+
+func newConfig(apply func(*config)) (config, error) {
 	c := config{
 		root:           layout.DefaultRoot,
 		sessionTimeout: DefaultSessionTimeout,
 		log:            discardLogger(),
 		closeTimeout:   3 * time.Second,
+		ownerCache:     DefaultOwnerCacheSize,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
+	apply(&c)
 	root, err := layout.CleanPath(c.root)
 	if err != nil {
-		return c, fmt.Errorf("%w: root: %w", ErrBadOption, err)
+		return c, fmt.Errorf("%w: root %w", ErrBadOption, err)
 	}
 	c.root = root
 	if c.sessionTimeout <= 0 {
@@ -105,9 +173,9 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
-// WithRoot sets the root path of the canonical layout (default "/livy").
-// It is relative to the connect string's chroot, if any.
-func WithRoot(root string) Option { return func(c *config) { c.root = root } }
+// WithRoot sets the root path of the layout (default "/livy"; for a
+// Resolver it overrides the target's root= parameter). It is relative to the connect string's chroot, if any.
+func WithRoot(root string) Option { return func(c *config) { c.root, c.rootSet = root, true } }
 
 // WithSessionTimeout sets the ZooKeeper session timeout (default 10s). For a
 // Registrar it bounds how long a crashed server stays registered.
@@ -121,37 +189,30 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 // WithDialer sets the function used to dial ZooKeeper servers (e.g. TLS).
 func WithDialer(d Dialer) Option { return func(c *config) { c.dialer = d } }
 
-// WithMode sets the Resolver's mode (default ActivePassive).
-func WithMode(m Mode) Option { return func(c *config) { c.mode = m } }
+// WithMode sets the Resolver's mode, overriding the target's mode=
+// parameter (default: the layout's own, ActivePassive for the canonical one).
+func WithMode(m Mode) ResolverOption {
+	return resolverOnly(func(c *config) { c.mode, c.modeSet = m, true })
+}
 
 // WithElection makes a Registrar join the leader latch.
-func WithElection(elect bool) Option { return func(c *config) { c.elect = elect } }
+func WithElection(elect bool) RegistrarOption {
+	return registrarOnly(func(c *config) { c.elect = elect })
+}
 
 // WithLeadershipHandler registers a function the Registrar calls, from its
 // own goroutine, each time this server gains (true) or loses (false)
 // leadership. It must not block for long. The first call (gaining
 // leadership) can come before Register returns.
-func WithLeadershipHandler(f func(isLeader bool)) Option {
-	return func(c *config) { c.onLeadership = f }
+func WithLeadershipHandler(f func(isLeader bool)) RegistrarOption {
+	return registrarOnly(func(c *config) { c.onLeadership = f })
 }
 
 // WithCloseTimeout bounds how long Registrar.Close spends deleting its nodes
 // (default 3s).
-func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
-
-// WithHiveNamespace sets the Hive namespace ReadHive reads (Hive's
-// zooKeeperNamespace): default "hiveserver2" in HiveZooKeeper mode and
-// "hs2ActivePassiveHA" in HiveZooKeeperHA mode, where "-unsecure" or "-sasl"
-// is appended as Hive does. It is relative to the connect string's chroot.
-func WithHiveNamespace(ns string) Option { return func(c *config) { c.hiveNS = ns } }
-
-// WithHiveMode sets how ReadHive reads the namespace (Hive's
-// serviceDiscoveryMode): HiveZooKeeper (default) or HiveZooKeeperHA.
-func WithHiveMode(m HiveMode) Option { return func(c *config) { c.hiveMode = m } }
-
-// WithHiveSASL selects the "-sasl" namespace suffix instead of "-unsecure"
-// in HiveZooKeeperHA mode (Hive uses "-sasl" when Kerberos is enabled).
-func WithHiveSASL(sasl bool) Option { return func(c *config) { c.hiveSASL = sasl } }
+func WithCloseTimeout(d time.Duration) RegistrarOption {
+	return registrarOnly(func(c *config) { c.closeTimeout = d })
+}
 
 // WithHiveRecord makes a Registrar with election publish a Hive-compatible
 // Thrift record in the Hive namespace ns (default "hiveserver2") while, and
@@ -163,12 +224,12 @@ func WithHiveSASL(sasl bool) Option { return func(c *config) { c.hiveSASL = sasl
 // the namespace, find only the active server. Zero fields of rec take their
 // defaults from the ServerRecord (see HiveRecord). Register fails with
 // ErrBadOption without WithElection(true) or without a Thrift endpoint.
-func WithHiveRecord(ns string, rec HiveRecord) Option {
-	return func(c *config) {
+func WithHiveRecord(ns string, rec HiveRecord) RegistrarOption {
+	return registrarOnly(func(c *config) {
 		r := rec
 		r.Settings = maps.Clone(rec.Settings)
 		c.hiveRec, c.hiveRecNS = &r, ns
-	}
+	})
 }
 
 // WithHealthCheck makes a Registrar publish its server only while check
@@ -178,8 +239,38 @@ func WithHiveRecord(ns string, rec HiveRecord) Option {
 // once although the sidecar and its ZooKeeper session live on — and it
 // publishes them again after the next success. Register returns once the
 // server is healthy and published.
-func WithHealthCheck(check func(ctx context.Context) error, interval time.Duration, failures int) Option {
-	return func(c *config) {
+func WithHealthCheck(check func(ctx context.Context) error, interval time.Duration, failures int) RegistrarOption {
+	return registrarOnly(func(c *config) {
 		c.health, c.healthInterval, c.healthFailures = check, interval, max(failures, 1)
-	}
+	})
+}
+
+// WithHTTPClient sets the client a static-list source probes servers with
+// (default: a client with a 2s timeout that follows no redirects; its
+// CheckRedirect is always replaced so that 307s are seen).
+func WithHTTPClient(hc *http.Client) ResolverOption {
+	return resolverOnly(func(c *config) { c.httpClient = hc })
+}
+
+// DefaultOwnerCacheSize bounds how many session-ownership records a
+// SessionHA resolver caches and watches.
+const DefaultOwnerCacheSize = 10_000
+
+// WithOwnerCacheSize bounds the session-ownership records a SessionHA
+// resolver caches and watches (default DefaultOwnerCacheSize).
+func WithOwnerCacheSize(n int) ResolverOption {
+	return resolverOnly(func(c *config) { c.ownerCache = n })
+}
+
+// ZKAuth is ZooKeeper authentication data (scheme "digest", auth
+// "user:password"), sent on every (re)connection.
+type ZKAuth struct {
+	Scheme string
+	Auth   []byte
+}
+
+// WithZKAuth adds ZooKeeper authentication sent on every connection (for
+// example digest "user:password" for nodes behind digest ACLs).
+func WithZKAuth(scheme string, auth []byte) Option {
+	return func(c *config) { c.auth = append(c.auth, ZKAuth{Scheme: scheme, Auth: auth}) }
 }

@@ -74,7 +74,10 @@ type Registrar struct {
 // joins the latch with WithElection) and returns once the record exists and,
 // with election, once the latch node exists and leadership is known. It
 // fails when ctx ends first.
-func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Option) (*Registrar, error) {
+//
+// target is a ZooKeeper connect string or a zk:// target of the canonical
+// layout (its root= is the root unless WithRoot is given).
+func Register(ctx context.Context, target string, rec ServerRecord, opts ...RegistrarOption) (*Registrar, error) {
 	data, err := rec.MarshalData()
 	if err != nil {
 		return nil, err
@@ -83,11 +86,15 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
-	cs, err := ParseConnectString(connect)
+	t, err := ParseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := newConfig(opts)
+	if t.Kind != "zk" || t.Layout != LayoutCanonical || t.Mode != ActivePassive {
+		return nil, fmt.Errorf("%w: a Registrar writes the canonical layout; target %q names another (give a connect string or zk://…?root=…)", ErrBadTarget, target)
+	}
+	cs := t.ZK
+	cfg, err := registrarConfig(append([]RegistrarOption{Option(func(c *config) { c.root = t.Root })}, opts...))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +122,7 @@ func Register(ctx context.Context, connect string, rec ServerRecord, opts ...Opt
 			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
 		}
 	}
-	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log})
+	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log, auth: cfg.auth})
 	if err != nil {
 		return nil, err
 	}
@@ -499,6 +506,9 @@ func (l *regLoop) watch(p string) (bool, error) {
 // sync brings ZooKeeper in line with what we want: our record exists, our
 // latch node exists (with election), and leadership is known.
 func (l *regLoop) sync() error {
+	if err := l.g.sess.ensureAuth(); err != nil {
+		return err
+	}
 	g := l.g
 	if len(l.stale) > 0 {
 		if err := g.sess.DeleteAll(l.stale...); err != nil {

@@ -54,10 +54,10 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func register(t testing.TB, connect, root string, id int, elect bool, opts ...Option) *Registrar {
+func register(t testing.TB, connect, root string, id int, elect bool, opts ...RegistrarOption) *Registrar {
 	t.Helper()
 	rec := ServerRecord{ID: id, URL: fmt.Sprintf("http://127.0.0.1:%d", 20000+id), Thrift: fmt.Sprintf("127.0.0.1:%d", 30000+id)}
-	opts = append([]Option{WithRoot(root), WithElection(elect), WithSessionTimeout(2 * time.Second)}, opts...)
+	opts = append([]RegistrarOption{WithRoot(root), WithElection(elect), WithSessionTimeout(2 * time.Second)}, opts...)
 	g, err := Register(ctxT(t, 20*time.Second), connect, rec, opts...)
 	if err != nil {
 		t.Fatalf("register %d: %v", id, err)
@@ -66,9 +66,9 @@ func register(t testing.TB, connect, root string, id int, elect bool, opts ...Op
 	return g
 }
 
-func resolver(t testing.TB, connect, root string, opts ...Option) *Resolver {
+func resolver(t testing.TB, connect, root string, opts ...ResolverOption) *Resolver {
 	t.Helper()
-	r, err := NewResolver(connect, append([]Option{WithRoot(root)}, opts...)...)
+	r, err := NewResolver(connect, append([]ResolverOption{WithRoot(root)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestActivePassiveFailover(t *testing.T) {
 	if err != nil || act.ID != 1 || act.URL != "http://127.0.0.1:20001" || act.HostPort != "127.0.0.1:20001" {
 		t.Fatalf("Active = %+v, %v", act, err)
 	}
-	own, err := r.Owner(ctxT(t, time.Second), 20_000_005) // active-passive: the active owns all
+	own, err := r.Owner(ctxT(t, time.Second), Interactive, 20_000_005) // active-passive: the active owns all
 	if err != nil || own.ID != 1 {
 		t.Fatalf("Owner = %+v, %v", own, err)
 	}
@@ -149,7 +149,7 @@ func TestActivePassiveFailover(t *testing.T) {
 
 	b.Close()
 	s = waitFor(t, r, 5*time.Second, "no servers", func(s *Snapshot) bool { return len(s.Servers) == 0 })
-	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) {
+	if _, err := s.Active(); !errors.Is(err, ErrNoLeader) {
 		t.Fatalf("Active with nobody = %v", err)
 	}
 	if _, err := r.Endpoints(ctxT(t, time.Second)); !errors.Is(err, ErrNoServers) {
@@ -202,18 +202,18 @@ func TestMultiActiveOwner(t *testing.T) {
 	r := resolver(t, zkc.ConnectString(), root, WithMode(MultiActive))
 	waitFor(t, r, 10*time.Second, "two servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
 
-	own, err := r.Owner(ctxT(t, time.Second), 1010000001)
+	own, err := r.Owner(ctxT(t, time.Second), Interactive, 1010000001)
 	if err != nil || own.ID != 101 {
 		t.Fatalf("Owner(1010000001) = %+v, %v", own, err)
 	}
-	own, err = r.Owner(ctxT(t, time.Second), 70000000)
+	own, err = r.Owner(ctxT(t, time.Second), Interactive, 70000000)
 	if err != nil || own.ID != 7 {
 		t.Fatalf("Owner(70000000) = %+v, %v", own, err)
 	}
-	if _, err := r.Owner(ctxT(t, time.Second), 20000000); !errors.Is(err, ErrNoOwner) || !strings.Contains(err.Error(), "server 2 ") {
+	if _, err := r.Owner(ctxT(t, time.Second), Interactive, 20000000); !errors.Is(err, ErrNoOwner) || !strings.Contains(err.Error(), "server 2 ") {
 		t.Fatalf("Owner of unregistered server = %v", err)
 	}
-	if _, err := r.Owner(ctxT(t, time.Second), -1); !errors.Is(err, ErrNoOwner) {
+	if _, err := r.Owner(ctxT(t, time.Second), Interactive, -1); !errors.Is(err, ErrNoOwner) {
 		t.Fatalf("Owner(-1) = %v", err)
 	}
 	// No latch in multi-active mode: Active picks a live server.
@@ -253,7 +253,7 @@ func TestGarbageIsSkipped(t *testing.T) {
 	// leader) means no leader, with a reason, and never a crash.
 	mk(root+"/leader/_c_zzz-latch-0000000000", "boss")
 	s = waitFor(t, r, 10*time.Second, "garbage leader", func(s *Snapshot) bool { return leaderID(s) == -1 })
-	if _, err := s.Active(ActivePassive); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "unreadable id") {
+	if _, err := s.Active(); !errors.Is(err, ErrNoLeader) || !strings.Contains(err.Error(), "unreadable id") {
 		t.Fatalf("Active = %v", err)
 	}
 	if err := raw.Delete(root+"/leader/_c_zzz-latch-0000000000", -1); err != nil {
@@ -310,7 +310,7 @@ func TestWarmLookupsMakeNoZKRequests(t *testing.T) {
 		if s, err := r.Active(ctx); err != nil || s.ID != 1 {
 			t.Fatalf("Active = %+v, %v", s, err)
 		}
-		if _, err := r.Owner(ctx, i); err != nil {
+		if _, err := r.Owner(ctx, Interactive, i); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -319,7 +319,7 @@ func TestWarmLookupsMakeNoZKRequests(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(1000, func() {
 		_, _ = r.Active(ctx)
-		_, _ = r.Owner(ctx, 5)
+		_, _ = r.Owner(ctx, Interactive, 5)
 	})
 	if allocs != 0 {
 		t.Fatalf("warm lookups allocate %v times", allocs)

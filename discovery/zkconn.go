@@ -17,6 +17,11 @@ import (
 // snapshot could be built, before the caller's deadline.
 var ErrUnavailable = errors.New("discovery: ZooKeeper unavailable")
 
+// ErrNotAuthenticated is returned when ZooKeeper denies this client access
+// to the nodes it must read (an ACL, and no or wrong credentials; see
+// WithZKAuth). It is not an outage: waiting does not help.
+var ErrNotAuthenticated = errors.New("discovery: ZooKeeper access denied (not authenticated)")
+
 // ErrClosed is returned by calls on a closed Resolver or Registrar.
 var ErrClosed = errors.New("discovery: closed")
 
@@ -38,6 +43,9 @@ type zkSession struct {
 
 	requests atomic.Uint64 // ZooKeeper requests issued through this session
 
+	auth   []ZKAuth
+	authed bool // auth was accepted once; go-zookeeper re-sends it on every reconnection
+
 	mu      sync.Mutex
 	state   zk.State
 	notify  chan struct{} // buffered(1): some session state changed
@@ -49,6 +57,7 @@ type sessionConfig struct {
 	timeout time.Duration
 	dialer  Dialer
 	log     *slog.Logger
+	auth    []ZKAuth
 }
 
 func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
@@ -86,6 +95,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	s.conn = conn
+	s.auth = cfg.auth
 	return s, nil
 }
 
@@ -112,6 +122,26 @@ func (s *zkSession) State() zk.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state
+}
+
+// ensureAuth sends the configured credentials once they have not been
+// accepted yet. Call it from the session's one worker goroutine, before the
+// first request of a session.
+func (s *zkSession) ensureAuth() error {
+	if s.authed {
+		return nil
+	}
+	for _, a := range s.auth {
+		s.requests.Add(1)
+		if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
+			if errors.Is(err, zk.ErrAuthFailed) {
+				return fmt.Errorf("%w: ZooKeeper rejected the %s credentials", ErrNotAuthenticated, a.Scheme)
+			}
+			return fmt.Errorf("send %s credentials: %w", a.Scheme, err)
+		}
+	}
+	s.authed = true
+	return nil
 }
 
 func (s *zkSession) SessionID() int64 { return s.conn.SessionID() }

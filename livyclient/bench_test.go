@@ -15,7 +15,7 @@ import (
 // BenchmarkRESTOverhead measures GET /version through livyclient (resolver
 // lookup, HA transport, typed decoding) against plain net/http to the known
 // active server, interleaved in one run; it reports both medians and their
-// ratio (DESIGN.md target: ≤ 1.10).
+// ratio (docs/design.md target: ≤ 1.10).
 func BenchmarkRESTOverhead(b *testing.B) {
 	connect, root, servers := cluster(b, 2, discovery.ActivePassive, nil)
 	c, _ := client(b, connect, root, discovery.ActivePassive)

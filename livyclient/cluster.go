@@ -4,80 +4,162 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/livyha/livyha/discovery"
 )
 
-// Locator is what the HA transport needs from discovery. *discovery.Resolver
-// implements it.
+// Locator is what the HA transport needs from discovery.
+// *discovery.Resolver implements it (over any source, including
+// discovery/manual for tests); every type in it can be built by callers.
 type Locator interface {
+	// Mode is the cluster's mode (how sessions map to servers).
 	Mode() discovery.Mode
+	// Active returns the server for requests that are not session-scoped.
 	Active(ctx context.Context) (discovery.Server, error)
-	Owner(ctx context.Context, sessionID int) (discovery.Server, error)
-	Snapshot() *discovery.Snapshot
+	// Owner returns the server owning a session.
+	Owner(ctx context.Context, kind discovery.SessionKind, id int) (discovery.Server, error)
+	// Servers returns every known server (read-only; not copied).
+	Servers() []discovery.Server
+	// Changed returns a channel closed when the view changes.
+	Changed() <-chan struct{}
+	// Refresh asks for a re-read; it must not block.
 	Refresh()
 }
 
 var _ Locator = (*discovery.Resolver)(nil)
 
+// scope is what a request path is scoped to: a session of a kind, or
+// nothing (id -1).
+type scope struct {
+	kind discovery.SessionKind
+	id   int
+}
+
 // cluster picks servers for requests. Implementations: resolverCluster
-// (ZooKeeper-backed snapshots) and staticCluster (a fixed endpoint list).
+// (a Locator's snapshots) and staticCluster (a fixed endpoint list).
 type cluster interface {
-	// pick returns the base URL of the server to try for a request scoped
-	// to session id scope (-1: not session-scoped), and a channel that is
-	// closed when the cluster view changes (nil if it never does). tried
-	// holds the hosts that already failed for this request.
-	pick(ctx context.Context, scope int, tried map[string]bool) (*url.URL, <-chan struct{}, error)
+	// pick returns the base URL of the server to try for a request with
+	// scope sc, and a channel that is closed when the cluster view changes
+	// (nil if it never does). tried holds the hosts that already failed
+	// for this request.
+	pick(ctx context.Context, sc scope, tried map[string]bool) (*url.URL, <-chan struct{}, error)
 	// changed returns a channel closed when the view changes (nil: never).
 	changed() <-chan struct{}
 	// member reports whether u (scheme and host:port) is the base URL of
 	// a cluster member.
 	member(u *url.URL) bool
-	// multiActive reports whether every server owns its own sessions and
-	// names (LIVY-698), so a job must be looked up where it was created.
-	multiActive() bool
+	// perServer reports whether every server owns its own sessions and
+	// names (LIVY-698 multi-active and session HA), so a job must be looked
+	// up where it was created.
+	perServer() bool
 	// good records that the server at u answered.
 	good(u *url.URL)
-	// hint reports that a server we chose claims to be passive.
+	// done records that a request picked for u has its answer (in-flight
+	// accounting for active-active spreading).
+	done(u *url.URL)
+	// hint reports that a server we chose claims to be passive, or failed.
 	hint()
 }
 
 type resolverCluster struct {
-	loc   Locator
-	bases sync.Map // server URL -> *url.URL, parsed once
+	loc      Locator
+	bases    sync.Map // server URL -> *url.URL, parsed once
+	inflight sync.Map // host:port -> *atomic.Int64 (active-active)
 }
 
-func (c *resolverCluster) pick(ctx context.Context, scope int, _ map[string]bool) (*url.URL, <-chan struct{}, error) {
-	snap := c.loc.Snapshot()
+func (c *resolverCluster) base(srv discovery.Server) (*url.URL, error) {
+	if u, ok := c.bases.Load(srv.URL); ok {
+		return u.(*url.URL), nil
+	}
+	u, err := parseBase(srv.URL)
+	if err != nil {
+		return nil, fmt.Errorf("server %s: %w", srv.Name, err)
+	}
+	c.bases.Store(srv.URL, u)
+	return u, nil
+}
+
+func (c *resolverCluster) pick(ctx context.Context, sc scope, tried map[string]bool) (*url.URL, <-chan struct{}, error) {
+	ch := c.loc.Changed()
+	if c.loc.Mode() == discovery.ActiveActive {
+		if u, ok := c.spread(tried); ok {
+			return u, ch, nil
+		}
+	}
 	var srv discovery.Server
 	var err error
-	if scope >= 0 {
-		srv, err = c.loc.Owner(ctx, scope)
+	if sc.id >= 0 {
+		srv, err = c.loc.Owner(ctx, sc.kind, sc.id)
 	} else {
 		srv, err = c.loc.Active(ctx)
 	}
 	if err != nil {
-		return nil, snap.Changed(), err
+		return nil, ch, err
 	}
-	if u, ok := c.bases.Load(srv.URL); ok {
-		return u.(*url.URL), snap.Changed(), nil
+	u, err := c.base(srv)
+	if err == nil && c.loc.Mode() == discovery.ActiveActive {
+		c.counter(srv.HostPort).Add(1)
 	}
-	u, err := parseBase(srv.URL)
-	if err == nil {
-		c.bases.Store(srv.URL, u)
-	}
-	return u, snap.Changed(), err
+	return u, ch, err
 }
 
-func (c *resolverCluster) changed() <-chan struct{} { return c.loc.Snapshot().Changed() }
+func (c *resolverCluster) counter(hostport string) *atomic.Int64 {
+	if v, ok := c.inflight.Load(hostport); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := c.inflight.LoadOrStore(hostport, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+// spread picks a server for an active-active cluster by the power of two
+// choices on in-flight requests, skipping servers that already failed for
+// this request (so an idempotent request that failed on one server goes to
+// another).
+func (c *resolverCluster) spread(tried map[string]bool) (*url.URL, bool) {
+	servers := c.loc.Servers()
+	var cand [2]int
+	n := 0
+	// Two distinct random untried servers (bounded tries; small clusters).
+	for i := 0; i < 4*len(servers) && n < 2; i++ {
+		k := rand.IntN(len(servers))
+		if servers[k].URL == "" || tried[servers[k].HostPort] || (n == 1 && cand[0] == k) {
+			continue
+		}
+		cand[n] = k
+		n++
+	}
+	if n == 0 {
+		return nil, false
+	}
+	best := cand[0]
+	if n == 2 && c.counter(servers[cand[1]].HostPort).Load() < c.counter(servers[best].HostPort).Load() {
+		best = cand[1]
+	}
+	u, err := c.base(servers[best])
+	if err != nil {
+		return nil, false
+	}
+	c.counter(servers[best].HostPort).Add(1)
+	return u, true
+}
+
+func (c *resolverCluster) done(u *url.URL) {
+	if v, ok := c.inflight.Load(hostPort(u)); ok {
+		v.(*atomic.Int64).Add(-1)
+	}
+}
+
+func (c *resolverCluster) changed() <-chan struct{} { return c.loc.Changed() }
 
 func (c *resolverCluster) member(u *url.URL) bool {
 	hp := hostPort(u)
-	for _, s := range c.loc.Snapshot().Servers {
+	for _, s := range c.loc.Servers() {
 		if s.HostPort == hp && strings.HasPrefix(s.URL, u.Scheme+"://") {
 			return true
 		}
@@ -85,7 +167,10 @@ func (c *resolverCluster) member(u *url.URL) bool {
 	return false
 }
 
-func (c *resolverCluster) multiActive() bool { return c.loc.Mode() == discovery.MultiActive }
+func (c *resolverCluster) perServer() bool {
+	m := c.loc.Mode()
+	return m == discovery.MultiActive || m == discovery.SessionHA
+}
 
 func (c *resolverCluster) good(*url.URL) {}
 
@@ -118,7 +203,7 @@ func newStaticCluster(urls []string) (*staticCluster, error) {
 	return c, nil
 }
 
-func (c *staticCluster) pick(_ context.Context, _ int, tried map[string]bool) (*url.URL, <-chan struct{}, error) {
+func (c *staticCluster) pick(_ context.Context, _ scope, tried map[string]bool) (*url.URL, <-chan struct{}, error) {
 	c.mu.Lock()
 	start := c.last
 	c.mu.Unlock()
@@ -137,7 +222,9 @@ func (c *staticCluster) changed() <-chan struct{} { return nil }
 
 func (c *staticCluster) member(u *url.URL) bool { return c.members[u.Scheme+"://"+hostPort(u)] }
 
-func (c *staticCluster) multiActive() bool { return false }
+func (c *staticCluster) perServer() bool { return false }
+
+func (c *staticCluster) done(*url.URL) {}
 
 func (c *staticCluster) good(answered *url.URL) {
 	hostport := hostPort(answered)

@@ -58,7 +58,7 @@ func (c *Client) create(ctx context.Context, coll, name string, in, out any) err
 			return nil
 		case errors.As(err, &amb) && name != "" && try < 3 && ctx.Err() == nil:
 			ambiguous = true
-			if c.transport.cluster.multiActive() {
+			if c.transport.cluster.perServer() {
 				lctx = pinned(ctx, amb.Server)
 			}
 			c.log.Info("livyclient: create outcome unknown; looking it up by name", "coll", coll, "name", name, "err", err)

@@ -145,6 +145,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var herr error
 		if perr == nil {
 			resp, herr = t.follow(ctx, req, base, getBody)
+			if pin == nil {
+				t.cluster.done(base)
+			}
 			if herr == nil && resp.StatusCode != http.StatusServiceUnavailable {
 				t.budget.OnSuccess()
 				t.cluster.good(resp.Request.URL)
@@ -352,8 +355,8 @@ func rebase(u *url.URL, base *url.URL) *url.URL {
 
 // sessionScope returns the numeric session id of /sessions/{id}… and
 // /batches/{id}… paths (the Livy API path, after any base path), or -1.
-func sessionScope(path string) int {
-	for _, p := range []string{"/sessions/", "/batches/"} {
+func sessionScope(path string) scope {
+	for k, p := range []string{"/sessions/", "/batches/"} {
 		i := strings.Index(path, p)
 		if i < 0 {
 			continue
@@ -362,12 +365,16 @@ func sessionScope(path string) int {
 		if j := strings.IndexByte(rest, '/'); j >= 0 {
 			rest = rest[:j]
 		}
-		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && rest[0] != '+' {
-			return n
+		kind := discovery.Interactive
+		if k == 1 {
+			kind = discovery.Batch
 		}
-		return -1
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && rest[0] != '+' {
+			return scope{kind: kind, id: n}
+		}
+		return scope{id: -1}
 	}
-	return -1
+	return scope{id: -1}
 }
 
 func isStandby(resp *http.Response) bool {

@@ -289,8 +289,11 @@ func TestSessionScope(t *testing.T) {
 		"/batches": -1, "/batches/name": -1, "/sessions/+5": -1, "/version": -1, "/base/sessions/4": 4,
 	}
 	for p, want := range cases {
-		if got := sessionScope(p); got != want {
-			t.Errorf("sessionScope(%q) = %d, want %d", p, got, want)
+		if k := sessionScope(p).kind; want >= 0 && (k == discovery.Batch) != strings.Contains(p, "/batches/") {
+			t.Errorf("sessionScope(%q) kind = %v", p, k)
+		}
+		if got := sessionScope(p); got.id != want {
+			t.Errorf("sessionScope(%q) = %d, want %d", p, got.id, want)
 		}
 	}
 }
@@ -316,11 +319,12 @@ func (fakeLocator) Mode() discovery.Mode { return discovery.ActivePassive }
 func (fakeLocator) Active(context.Context) (discovery.Server, error) {
 	return discovery.Server{}, discovery.ErrNoLeader
 }
-func (fakeLocator) Owner(context.Context, int) (discovery.Server, error) {
+func (fakeLocator) Owner(context.Context, discovery.SessionKind, int) (discovery.Server, error) {
 	return discovery.Server{}, discovery.ErrNoOwner
 }
-func (fakeLocator) Snapshot() *discovery.Snapshot { return nil }
-func (fakeLocator) Refresh()                      {}
+func (fakeLocator) Servers() []discovery.Server { return nil }
+func (fakeLocator) Changed() <-chan struct{}    { return nil }
+func (fakeLocator) Refresh()                    {}
 
 // https -> http on the same member: refused, nothing sent in cleartext.
 func TestNoDowngradeToCleartext(t *testing.T) {

@@ -232,13 +232,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.st.kv = kvz
 		cleanup = append(cleanup, s.bg.Wait, kvz.Close) // run in reverse
-		opts := []discovery.Option{
+		common := []discovery.Option{
 			discovery.WithRoot(cfg.Root),
 			discovery.WithSessionTimeout(cfg.SessionTimeout),
 			discovery.WithLogger(logger),
-			discovery.WithMode(cfg.Mode),
 		}
-		res, err := discovery.NewResolver(cfg.ZK, opts...)
+		var opts []discovery.ResolverOption
+		for _, o := range common {
+			opts = append(opts, o)
+		}
+		res, err := discovery.NewResolver(cfg.ZK, append(opts, discovery.WithMode(cfg.Mode))...)
 		if err != nil {
 			return fail(fmt.Errorf("livytest: %w", err))
 		}
@@ -257,7 +260,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift,
 			ThriftTransport: cfg.ThriftTransport, ThriftHTTPPath: cfg.ThriftHTTPPath, Version: LivyVersion}
-		ropts := append(opts,
+		var ropts []discovery.RegistrarOption
+		for _, o := range common {
+			ropts = append(ropts, o)
+		}
+		ropts = append(ropts,
 			discovery.WithElection(cfg.Mode == discovery.ActivePassive),
 			discovery.WithLeadershipHandler(s.onLeadership))
 		if cfg.HiveNamespace != "" && cfg.Mode == discovery.ActivePassive {

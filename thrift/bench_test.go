@@ -28,7 +28,7 @@ import (
 //   - gohive-zk-all: gohive.ConnectZookeeper on a namespace listing all
 //     three servers, as HiveServer2/Kyuubi register (it shuffles).
 //
-// It reports medians and the ratios livyha/direct (DESIGN.md target ≤ 1.2)
+// It reports medians and the ratios livyha/direct (docs/design.md target ≤ 1.2)
 // and livyha/gohive-zk-*.
 func BenchmarkConnect(b *testing.B) {
 	// gohive's ZooKeeper client logs through the standard logger.

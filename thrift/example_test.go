@@ -11,7 +11,7 @@ import (
 
 // Connect gohive to whichever candidate accepts: here a passive that
 // refuses and the active, in that order. In production the candidates come
-// from thrift.ResolverSource(resolver) or thrift.HiveSource(...).
+// from thrift.ResolverSource(resolver) or thrift.TargetSource(target).
 func ExampleConnectHive() {
 	passive, err := hs2test.Start(hs2test.Config{Name: "livy-2", Active: func() bool { return false }})
 	if err != nil {

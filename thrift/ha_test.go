@@ -224,17 +224,18 @@ func TestDialContextWithGohive(t *testing.T) {
 // waitHive waits until the Hive namespace lists exactly addr.
 func waitHive(t testing.TB, connect, ns, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		v, err := discovery.ReadHive(ctxT(t, 5*time.Second), connect, discovery.WithHiveNamespace(ns))
-		if err == nil && len(v.Instances) == 1 && v.Instances[0].HostPort == addr {
+	r, err := discovery.NewResolver("zk://" + connect + "?layout=hive&namespace=" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := ctxT(t, 15*time.Second)
+	for s := range r.Subscribe(ctx) {
+		if len(s.Servers) == 1 && s.Servers[0].Thrift == addr {
 			return
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hive namespace %s never listed only %s: %+v %v", ns, addr, v, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling ZooKeeper: ReadHive sets no watch
 	}
+	t.Fatalf("hive namespace %s never listed only %s: %+v", ns, addr, r.Snapshot().Servers)
 }
 
 // gohive's own ConnectZookeeper, pointed at the leader-only Hive record,
@@ -256,13 +257,18 @@ func TestGohiveConnectZookeeperFindsActive(t *testing.T) {
 			if got != want {
 				t.Fatalf("round %d: gohive landed on %s, want %s", round, got, want)
 			}
-			// Our HiveSource reads the same namespace.
-			c2, err := thrift.ConnectHive(ctxT(t, 10*time.Second), thrift.NewLocator(thrift.HiveSource(connect, discovery.WithHiveNamespace(ns))), "NOSASL", nil)
+			// A Hive target reads the same namespace.
+			src, hr, err := thrift.TargetSource("zk://" + connect + "?layout=hive&namespace=" + ns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2, err := thrift.ConnectHive(ctxT(t, 10*time.Second), thrift.NewLocator(src), "NOSASL", nil)
+			hr.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := serverName(t, c2); got != want {
-				t.Fatalf("round %d: HiveSource landed on %s", round, got)
+				t.Fatalf("round %d: the Hive target landed on %s", round, got)
 			}
 			c2.Close()
 		}

@@ -101,7 +101,7 @@ type resolverSource struct {
 func (s resolverSource) Changed() <-chan struct{} { return s.r.Snapshot().Changed() }
 
 // ResolverSource lists the Thrift endpoints of the servers in r's snapshot,
-// the leader first. It costs no ZooKeeper round trip once r is warm.
+// the leader first (Hive/Kyuubi namespaces: in registration order). It costs no ZooKeeper round trip once r is warm.
 func ResolverSource(r *discovery.Resolver) Source {
 	return resolverSource{r: r, SourceFunc: func(ctx context.Context) ([]Candidate, error) {
 		snap, err := r.Wait(ctx)
@@ -114,41 +114,28 @@ func ResolverSource(r *discovery.Resolver) Source {
 				continue
 			}
 			out = append(out, Candidate{Addr: s.Thrift, ServerID: s.ID, Leader: s.Leader,
-				TransportMode: s.ThriftTransport, HTTPPath: s.ThriftHTTPPath})
+				TransportMode: s.ThriftTransport, HTTPPath: s.ThriftHTTPPath, Auth: s.ThriftAuth})
 		}
 		if len(out) == 0 {
+			if err := snap.Err(); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrNoCandidates, err)
+			}
 			return nil, ErrNoCandidates
 		}
 		return out, nil
 	}}
 }
 
-// HiveSource lists the servers registered in a Hive namespace in
-// ZooKeeper (discovery.ReadHive: HiveServer2, Kyuubi, or a livyha
-// Registrar's leader-only Hive record), the active first in zooKeeperHA
-// mode, with their published transport settings. Each call reads
-// ZooKeeper once; opts select the namespace and mode
-// (discovery.WithHiveNamespace, WithHiveMode, WithHiveSASL).
-func HiveSource(connect string, opts ...discovery.Option) Source {
-	return SourceFunc(func(ctx context.Context) ([]Candidate, error) {
-		view, err := discovery.ReadHive(ctx, connect, opts...)
-		if err != nil {
-			return nil, err
-		}
-		var out []Candidate
-		for _, in := range view.Instances {
-			mode := in.TransportMode
-			if mode == "all" || mode == "" {
-				mode = "binary"
-			}
-			out = append(out, Candidate{Addr: in.Addr(mode), ServerID: -1, Leader: in.Active,
-				TransportMode: mode, HTTPPath: in.HTTPPath, Auth: in.Auth})
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("%w in %s", ErrNoCandidates, view.Path)
-		}
-		return out, nil
-	})
+// TargetSource starts a discovery resolver for target (any target string:
+// a zk://…?layout=hive|hive-ha target for HiveServer2 and Kyuubi
+// namespaces, a canonical layout, livy-conf://, …) and returns a
+// ResolverSource over it and the resolver, which the caller closes.
+func TargetSource(target string, opts ...discovery.ResolverOption) (Source, *discovery.Resolver, error) {
+	r, err := discovery.NewResolver(target, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ResolverSource(r), r, nil
 }
 
 // StaticSource lists fixed host:port addresses in the given order.

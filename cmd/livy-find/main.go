@@ -238,7 +238,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var out []byte
 	switch cmd {
 	case "thrift", "jdbc-url":
-		srv, err := snap.Active(o.mode)
+		srv, err := snap.Active()
 		if err != nil {
 			return fail(exitCode(err), err)
 		}
@@ -249,9 +249,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "active", "session":
 		var srv discovery.Server
 		if cmd == "active" {
-			srv, err = snap.Active(o.mode)
+			srv, err = snap.Active()
 		} else {
-			srv, err = snap.Owner(o.mode, sessionID)
+			srv, err = snap.Owner(discovery.Interactive, sessionID)
 		}
 		if err != nil {
 			return fail(exitCode(err), err)
@@ -289,7 +289,7 @@ func watch(ctx context.Context, r *discovery.Resolver, o options, stdout, stderr
 		lastID = -1   // multi-active without a latch: stick to this server
 	)
 	for s := range r.Subscribe(ctx) {
-		srv, err := s.Active(o.mode)
+		srv, err := s.Active()
 		if err == nil && o.mode == discovery.MultiActive && !s.HasLatch() && lastID >= 0 {
 			// Active picks at random; do not flap to another live server
 			// while the one printed last is still registered.

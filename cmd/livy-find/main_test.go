@@ -222,7 +222,7 @@ func TestMultiActiveSession(t *testing.T) {
 	}
 	// Active-passive without a latch: no leader.
 	r = runFind(t, "--zk", zkc, "--root", root, "active")
-	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: no leader\n" {
+	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: no leader: the latch "+root+"/leader has no participants\n" {
 		t.Fatalf("active without leader: %v", r)
 	}
 }

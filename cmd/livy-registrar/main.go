@@ -240,7 +240,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rctx, cancel := context.WithTimeout(ctx, *registerTimeout)
-	ropts := []discovery.Option{
+	ropts := []discovery.RegistrarOption{
 		discovery.WithRoot(*rootPath),
 		discovery.WithElection(*elect),
 		discovery.WithSessionTimeout(*sessionTimeout),

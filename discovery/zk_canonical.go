@@ -1,0 +1,139 @@
+package discovery
+
+import (
+	"errors"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/livyha/livyha/discovery/layout"
+)
+
+// canonicalLayout reads livyha's own layout (package layout, canonical.go):
+// <root>/servers records and the <root>/leader Curator latch.
+type canonicalLayout struct {
+	root        string
+	md          Mode
+	serversPath string
+	latchPath   string
+}
+
+func newCanonicalLayout(root string, mode Mode) *canonicalLayout {
+	return &canonicalLayout{root: root, md: mode,
+		serversPath: layout.JoinPath(root, layout.ServersDir), latchPath: layout.JoinPath(root, layout.LeaderDir)}
+}
+
+func (c *canonicalLayout) mode() Mode   { return c.md }
+func (c *canonicalLayout) name() string { return "canonical layout under " + c.root }
+
+// canonicalEntry is a parsed server record.
+type canonicalEntry struct {
+	rec ServerRecord
+	seq int64
+}
+
+func (c *canonicalLayout) specs() []zkSpec {
+	return []zkSpec{
+		{path: c.serversPath, kind: specDir,
+			accept: func(name string) (bool, string) {
+				if _, err := layout.ParseServerNodeName(name); err != nil {
+					return false, "not a server record node (want serverUri=<host>:<port>;version=<v>;sequence=<n>)"
+				}
+				return true, ""
+			},
+			parse: func(name string, data []byte) (any, error) {
+				nn, _ := layout.ParseServerNodeName(name) // accepted above
+				rec, err := layout.ParseServerData(data)
+				return canonicalEntry{rec: rec, seq: nn.Sequence}, err
+			}},
+		{path: c.latchPath, kind: specLatch},
+	}
+}
+
+func (c *canonicalLayout) build(reads []zkRead) State {
+	st := State{Mode: c.md}
+	type rec struct {
+		name string
+		e    canonicalEntry
+		err  error
+	}
+	recs := make([]rec, 0, len(reads[0].entries))
+	for _, e := range reads[0].entries {
+		ce, _ := e.val.(canonicalEntry)
+		if e.val == nil {
+			ce.seq = 1 << 40
+		}
+		recs = append(recs, rec{name: e.name, e: ce, err: e.err})
+	}
+	// Records in registration order.
+	slices.SortStableFunc(recs, func(a, b rec) int {
+		switch {
+		case a.e.seq < b.e.seq:
+			return -1
+		case a.e.seq > b.e.seq:
+			return 1
+		}
+		return 0
+	})
+	claims := make(map[int]int)
+	for _, r := range recs {
+		if r.err == nil {
+			claims[r.e.rec.ID]++
+		}
+	}
+	for _, r := range recs {
+		path := layout.JoinPath(c.serversPath, r.name)
+		if r.err != nil {
+			st.Problems = append(st.Problems, Problem{Path: path, Reason: r.err.Error()})
+			continue
+		}
+		if n := claims[r.e.rec.ID]; n > 1 {
+			st.Problems = append(st.Problems, Problem{Path: path,
+				Reason: "server id " + strconv.Itoa(r.e.rec.ID) + " is claimed by " + strconv.Itoa(n) + " records; all are skipped"})
+			continue
+		}
+		host, port, _ := layout.URLHostPort(r.e.rec.URL) // validated by the parser
+		st.Servers = append(st.Servers, Server{
+			ServerRecord: r.e.rec,
+			Name:         strconv.Itoa(r.e.rec.ID),
+			HostPort:     net.JoinHostPort(host, strconv.Itoa(port)),
+			Node:         r.name,
+			Sequence:     r.e.seq,
+		})
+	}
+	latch := reads[1]
+	st.Elected = latch.latched
+	if latch.leaderData != nil {
+		lpath := layout.JoinPath(c.latchPath, latch.leaderNode)
+		id, err := layout.ParseLatchData(latch.leaderData)
+		switch {
+		case err != nil:
+			st.Problems = append(st.Problems, Problem{Path: lpath, Reason: "latch leader: " + err.Error()})
+			st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: latch leader "+lpath+" has an unreadable id"+latchIDHint(latch.leaderData))
+		case slices.IndexFunc(st.Servers, func(s Server) bool { return s.ID == id }) < 0:
+			st.Problems = append(st.Problems, Problem{Path: lpath, Reason: "latch leader id " + strconv.Itoa(id) + " has no usable server record"})
+			st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: latch leader id "+strconv.Itoa(id)+" has no usable server record under "+c.serversPath)
+		default:
+			st.Leader = strconv.Itoa(id)
+		}
+	} else if latch.latched {
+		st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: no participant of the latch "+c.latchPath+" is readable")
+	} else {
+		st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: the latch "+c.latchPath+" has no participants")
+	}
+	if len(st.Servers) == 0 {
+		st.Empty = wrapf(ErrNoServers, "discovery: no servers registered under "+c.serversPath)
+	}
+	return st
+}
+
+// latchIDHint explains a latch id that is not a number: PR #212's latch
+// holds free-form participant ids.
+func latchIDHint(data []byte) string {
+	if len(data) == 0 || len(data) > 64 {
+		return ""
+	}
+	return " (" + strconv.Quote(string(data)) + " is not a number: a PR #212 latch? use layout=pr212 or a livy-conf: target)"
+}
+
+var _ = errors.New

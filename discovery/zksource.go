@@ -1,0 +1,604 @@
+package discovery
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/livyha/livyha/discovery/layout"
+)
+
+// This file is the engine every ZooKeeper layout shares: it lists up to
+// two watched places (a directory whose children it reads, a Curator latch,
+// or a single node), caches what it read, re-reads only what a watch says
+// changed, and hands a consistent reading to the layout, which turns it
+// into a State. Steady state issues no ZooKeeper request at all.
+
+// specKind is what a watched place is.
+type specKind int
+
+const (
+	// specDir: a directory; every accepted child's data is read (and
+	// data-watched) and parsed.
+	specDir specKind = iota
+	// specLatch: a Curator latch; only the first child in Curator's order
+	// whose data reads is read (latch data never changes).
+	specLatch
+	// specNode: one node; its data is read and watched.
+	specNode
+)
+
+// zkSpec describes one watched place.
+type zkSpec struct {
+	path string
+	kind specKind
+	// accept decides which children of a specDir are read: ok false with
+	// a reason records a problem without reading; ok false without one
+	// ignores the child.
+	accept func(name string) (ok bool, reason string)
+	// parse turns a child's (or the node's) data into the layout's value.
+	parse func(name string, data []byte) (any, error)
+}
+
+// dirEntry is one child of a specDir as read.
+type dirEntry struct {
+	name string
+	val  any
+	err  error
+}
+
+// zkRead is the reading of one spec.
+type zkRead struct {
+	path string
+	// specDir: the accepted children (and skipped ones, with err), in
+	// listing order.
+	entries []dirEntry
+	// specLatch: whether the latch has children, and the first readable.
+	latched    bool
+	leaderNode string
+	leaderData []byte
+	// specNode: whether it exists, and its parsed data.
+	present bool
+	val     any
+	err     error
+}
+
+// zkLayout is one ZooKeeper layout read by the engine.
+type zkLayout interface {
+	specs() []zkSpec
+	// build turns a consistent reading (one zkRead per spec) into a State.
+	build(reads []zkRead) State
+	mode() Mode
+	name() string
+}
+
+type specState struct {
+	spec    zkSpec
+	armed   bool
+	w       <-chan zk.Event
+	kids    []string
+	cache   map[string]dirEntry // specDir: parsed children; specLatch: data of read children (val = []byte)
+	watched map[string]bool     // specDir: children with a pending data watch
+	node    *zkRead             // specNode: the cached reading
+}
+
+// zkSource is a Source over one ZooKeeper layout.
+type zkSource struct {
+	sess   *zkSession
+	lay    zkLayout
+	cs     ConnectString
+	log    *slog.Logger
+	extra  func(State) State // post-processing (diagnostics, owners)
+	pub    Publisher
+	poke   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	events chan watchEvent
+
+	sessionID int64
+	specs     []*specState
+	force     bool
+	settled   bool
+}
+
+func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) {
+	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log, auth: cfg.auth})
+	if err != nil {
+		return nil, err
+	}
+	s := &zkSource{sess: sess, lay: lay, cs: cs, log: cfg.log,
+		poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		events: make(chan watchEvent, 16)}
+	for _, sp := range lay.specs() {
+		s.specs = append(s.specs, &specState{spec: sp, cache: make(map[string]dirEntry), watched: make(map[string]bool)})
+	}
+	if len(s.specs) == 0 || len(s.specs) > 2 {
+		sess.Close()
+		return nil, fmt.Errorf("discovery: layout %s watches %d places (want 1 or 2)", lay.name(), len(s.specs))
+	}
+	return s, nil
+}
+
+func (s *zkSource) mode() Mode        { return s.lay.mode() }
+func (s *zkSource) requests() uint64  { return s.sess.requests.Load() }
+func (s *zkSource) describe() string  { return "ZooKeeper " + s.cs.String() + " (" + s.lay.name() + ")" }
+func (s *zkSource) Start(p Publisher) { s.pub = p; go s.run() }
+func (s *zkSource) Refresh() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (s *zkSource) Close() {
+	s.once.Do(func() {
+		close(s.stop)
+		s.sess.Close()
+		if s.pub != nil {
+			<-s.done
+		}
+	})
+}
+
+// settle makes the first request of a new session one that sets no watch.
+// go-zookeeper v1.0.4 reads its lastZxid, once it holds watches, in the
+// connect path right after starting the goroutine that writes it
+// (conn.go:614 vs :849; upstream PR #35); a watch request answered in that
+// instant is a data race. A plain round trip first lets that step pass
+// with no watch registered.
+func (s *zkSource) settle() error {
+	if s.settled {
+		return nil
+	}
+	if err := s.sess.ensureAuth(); err != nil {
+		return err
+	}
+	p := s.specs[0].spec.path
+	if _, _, err := s.sess.Exists(p); err != nil {
+		return s.zkErr("check", p, err)
+	}
+	s.settled = true
+	return nil
+}
+
+// zkErr wraps a ZooKeeper failure on path; access denied becomes
+// ErrNotAuthenticated, which says what to do.
+func (s *zkSource) zkErr(op, path string, err error) error {
+	if errors.Is(err, zk.ErrNoAuth) {
+		return fmt.Errorf("%w: %s %s: the node's ACL does not let this client read it (give ZooKeeper credentials, e.g. digest auth)", ErrNotAuthenticated, op, path)
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
+}
+
+func (s *zkSource) run() {
+	defer close(s.done)
+	var (
+		dirty   = true
+		attempt = 0
+		retryC  <-chan time.Time
+		timer   *time.Timer
+	)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	wait := func(d time.Duration) {
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		retryC = timer.C
+	}
+	for {
+		if dirty && retryC == nil && s.sess.State() == zk.StateHasSession {
+			if sid := s.sess.SessionID(); sid != s.sessionID {
+				s.reset()
+				s.sessionID = sid
+				s.settled = false
+			}
+			s.drain()
+			if err := s.refresh(); err != nil {
+				select {
+				case <-s.stop:
+					return
+				default:
+				}
+				s.pub.ReportError(err)
+				d := refreshBackoff(attempt)
+				attempt++
+				s.log.Warn("discovery: refresh failed; will retry", "err", err, "in", d)
+				wait(d)
+			} else {
+				attempt = 0
+				dirty = false
+			}
+		}
+		var w0, w1 <-chan zk.Event
+		w0 = s.specs[0].w
+		if len(s.specs) > 1 {
+			w1 = s.specs[1].w
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-s.sess.notify:
+			switch s.sess.State() {
+			case zk.StateExpired:
+				s.reset()
+				dirty = true
+			case zk.StateHasSession:
+				// Same session: go-zookeeper re-arms our watches itself and
+				// ZooKeeper fires those whose nodes changed meanwhile, so
+				// there is nothing to read now. A read still pending (a
+				// refresh that failed while disconnected) waits a moment:
+				// right after the reconnect go-zookeeper v1.0.4 reads its
+				// lastZxid while its new receive loop writes it (conn.go:614
+				// vs :849, upstream PR #35), and the directory watches are
+				// not re-armed yet, so that read lists them with new
+				// watches.
+				if s.sess.SessionID() != s.sessionID {
+					dirty = true
+				} else if dirty {
+					for _, sp := range s.specs {
+						sp.armed, sp.w = false, nil
+					}
+					wait(reconnectSettle)
+				}
+			}
+		case ev := <-s.events:
+			s.handle(ev)
+			dirty = true
+		case ev, ok := <-w0:
+			s.specs[0].w = nil
+			if ok {
+				s.handle(watchEvent{ev, s.sessionID})
+			}
+			dirty = true
+		case ev, ok := <-w1:
+			s.specs[1].w = nil
+			if ok {
+				s.handle(watchEvent{ev, s.sessionID})
+			}
+			dirty = true
+		case <-s.poke:
+			s.force = true
+			dirty = true
+		case <-retryC:
+			retryC = nil
+		}
+	}
+}
+
+// refreshBackoff is capped exponential backoff with full jitter.
+func refreshBackoff(attempt int) time.Duration {
+	maxD := 50 * time.Millisecond << min(attempt, 6) // 50ms .. 3.2s
+	return time.Duration(rand.Int64N(int64(maxD))) + time.Millisecond
+}
+
+// reset forgets every cached read and watch, so the next refresh re-reads
+// and re-arms everything (after session expiry).
+func (s *zkSource) reset() {
+	for _, sp := range s.specs {
+		sp.armed, sp.w, sp.node = false, nil, nil
+		clear(sp.cache)
+		clear(sp.watched)
+	}
+}
+
+// fired handles a place's watch that has fired, and reports whether one had.
+func (s *zkSource) fired() bool {
+	fired := false
+	for _, sp := range s.specs {
+		if sp.w == nil {
+			continue
+		}
+		select {
+		case ev, ok := <-sp.w:
+			sp.w = nil
+			fired = true
+			if ok {
+				s.handle(watchEvent{ev, s.sessionID})
+			}
+		default:
+		}
+	}
+	return fired
+}
+
+// drain handles watch events that are already queued, so one refresh
+// covers them all.
+func (s *zkSource) drain() {
+	for {
+		select {
+		case ev := <-s.events:
+			s.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (s *zkSource) handle(ev watchEvent) {
+	if ev.session != s.sessionID {
+		return // armed in an expired session; the new session re-armed all
+	}
+	if ev.Type == zk.EventNotWatching {
+		s.reset()
+		return
+	}
+	p := s.sess.rel(ev.Path)
+	for _, sp := range s.specs {
+		switch {
+		case p == sp.spec.path:
+			sp.armed = false
+			sp.node = nil
+		case strings.HasPrefix(p, sp.spec.path+"/"):
+			name := p[len(sp.spec.path)+1:]
+			delete(sp.cache, name)
+			delete(sp.watched, name)
+		}
+	}
+}
+
+// listW lists a directory's children with a watch, or, when the directory
+// does not exist, arms an existence watch on it and returns no children.
+func (s *zkSource) listW(dir string, wp *<-chan zk.Event) ([]string, error) {
+	for i := 0; i < 3; i++ {
+		kids, w, err := s.sess.ChildrenW(dir)
+		if err == nil {
+			*wp = w
+			return kids, nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return nil, s.zkErr("list", dir, err)
+		}
+		ok, w, err := s.sess.ExistsW(dir)
+		if err != nil {
+			return nil, s.zkErr("watch", dir, err)
+		}
+		if !ok {
+			*wp = w
+			return nil, nil
+		}
+		// Created in between: list again (that data watch is left to fire
+		// unheard; go-zookeeper's channel is buffered).
+	}
+	return nil, fmt.Errorf("list %s: directory keeps appearing and vanishing", dir)
+}
+
+// list returns a place's children, arming a watch when none is armed.
+func (s *zkSource) list(sp *specState) ([]string, error) {
+	if !sp.armed {
+		kids, err := s.listW(sp.spec.path, &sp.w)
+		if err != nil {
+			return nil, err
+		}
+		sp.armed = true
+		return kids, nil
+	}
+	kids, err := s.sess.Children(sp.spec.path)
+	if errors.Is(err, zk.ErrNoNode) {
+		// Deleted since the watch was armed; its event re-arms.
+		return nil, nil
+	}
+	if err != nil {
+		return sp.kids, s.zkErr("list", sp.spec.path, err)
+	}
+	return kids, nil
+}
+
+// readNode reads a specNode with a data watch, or arms an existence watch
+// when the node does not exist.
+func (s *zkSource) readNode(sp *specState) error {
+	if sp.armed && sp.node != nil {
+		return nil
+	}
+	p := sp.spec.path
+	for i := 0; i < 3; i++ {
+		data, w, err := s.sess.GetW(p)
+		if err == nil {
+			sp.w, sp.armed = w, true
+			r := zkRead{path: p, present: true}
+			r.val, r.err = sp.spec.parse("", data)
+			sp.node = &r
+			return nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return s.zkErr("read", p, err)
+		}
+		ok, w, err := s.sess.ExistsW(p)
+		if err != nil {
+			return s.zkErr("watch", p, err)
+		}
+		if !ok {
+			sp.w, sp.armed = w, true
+			sp.node = &zkRead{path: p}
+			return nil
+		}
+	}
+	return fmt.Errorf("read %s: node keeps appearing and vanishing", p)
+}
+
+func (s *zkSource) refresh() error {
+	if err := s.settle(); err != nil {
+		return err
+	}
+	if s.force {
+		// Asked to re-read (a client saw a 307 that contradicts the
+		// snapshot): catch up with the ZooKeeper leader, then re-read every
+		// node without re-arming watches that are still pending.
+		p := s.specs[0].spec.path
+		if err := s.sess.Sync(p); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return s.zkErr("sync", p, err)
+		}
+		for _, sp := range s.specs {
+			clear(sp.cache)
+			if sp.spec.kind == specNode && sp.node != nil {
+				sp.armed = false // re-read; the pending watch stays
+			}
+		}
+		s.force = false
+	}
+	// Every place is listed on every refresh, so that a reading reflects
+	// one moment: one transaction (a registrar's Close, a session expiry)
+	// deletes nodes in both, but their watch events arrive one at a time.
+	// A place whose watch is still armed is listed without a new watch.
+	// If a watch fires while we read (a transaction landed between the
+	// two lists), the reads may mix two moments: read again. ZooKeeper
+	// delivers a watch event before the answer to any later read, so a
+	// change that our reads saw half of has fired by then.
+	for try := 0; ; try++ {
+		for _, sp := range s.specs {
+			switch sp.spec.kind {
+			case specNode:
+				if err := s.readNode(sp); err != nil {
+					return err
+				}
+			default:
+				kids, err := s.list(sp)
+				if err != nil {
+					return err
+				}
+				sp.kids = kids
+				if sp.spec.kind == specLatch {
+					sp.kids = layout.SortLatchChildren(kids)
+				}
+			}
+		}
+		if !s.fired() {
+			break
+		}
+		if try >= 4 {
+			return errors.New("ZooKeeper directories keep changing; will read again")
+		}
+	}
+	reads := make([]zkRead, len(s.specs))
+	for i, sp := range s.specs {
+		var err error
+		switch sp.spec.kind {
+		case specNode:
+			reads[i] = *sp.node
+		case specDir:
+			reads[i], err = s.readDir(sp)
+		case specLatch:
+			reads[i], err = s.readLatch(sp)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	st := s.lay.build(reads)
+	if s.extra != nil {
+		st = s.extra(st)
+	}
+	if st.Source == "" {
+		st.Source = s.describe()
+	}
+	s.pub.Publish(st)
+	return nil
+}
+
+// readDir reads (with a data watch) the accepted children that are not
+// cached.
+func (s *zkSource) readDir(sp *specState) (zkRead, error) {
+	out := zkRead{path: sp.spec.path, entries: make([]dirEntry, 0, len(sp.kids))}
+	present := make(map[string]bool, len(sp.kids))
+	for _, name := range sp.kids {
+		present[name] = true
+		e, ok := sp.cache[name]
+		if !ok {
+			accepted, reason := true, ""
+			if sp.spec.accept != nil {
+				accepted, reason = sp.spec.accept(name)
+			}
+			switch {
+			case !accepted && reason == "":
+				continue
+			case !accepted:
+				e = dirEntry{name: name, err: errors.New(reason)}
+			default:
+				p := layout.JoinPath(sp.spec.path, name)
+				var data []byte
+				var err error
+				if sp.watched[name] {
+					data, _, err = s.sess.Get(p)
+				} else {
+					var w <-chan zk.Event
+					data, w, err = s.sess.GetW(p)
+					if err == nil {
+						sp.watched[name] = true
+						forward(w, s.sessionID, s.events, s.stop)
+					}
+				}
+				if errors.Is(err, zk.ErrNoNode) {
+					continue // vanished; the children watch fires
+				}
+				if errors.Is(err, zk.ErrNoAuth) {
+					e = dirEntry{name: name, err: errors.New("not readable: the node's ACL denies this client (not authenticated)")}
+					break
+				}
+				if err != nil {
+					return out, s.zkErr("read", p, err)
+				}
+				e.name = name
+				e.val, e.err = sp.spec.parse(name, data)
+			}
+			sp.cache[name] = e
+		}
+		out.entries = append(out.entries, e)
+	}
+	for name := range sp.cache {
+		if !present[name] {
+			delete(sp.cache, name)
+		}
+	}
+	for name := range sp.watched {
+		if !present[name] {
+			delete(sp.watched, name) // its deletion event ends the watch
+		}
+	}
+	return out, nil
+}
+
+// readLatch reads the first latch child, in Curator's order, whose data
+// reads.
+func (s *zkSource) readLatch(sp *specState) (zkRead, error) {
+	out := zkRead{path: sp.spec.path, latched: len(sp.kids) > 0}
+	present := make(map[string]bool, len(sp.kids))
+	for _, name := range sp.kids {
+		present[name] = true
+		if out.leaderData != nil {
+			continue
+		}
+		e, ok := sp.cache[name]
+		if !ok {
+			data, _, err := s.sess.Get(layout.JoinPath(sp.spec.path, name))
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			if err != nil {
+				return out, s.zkErr("read", layout.JoinPath(sp.spec.path, name), err)
+			}
+			if data == nil {
+				data = []byte{}
+			}
+			e = dirEntry{name: name, val: data}
+			sp.cache[name] = e
+		}
+		out.leaderNode, out.leaderData = name, e.val.([]byte)
+	}
+	for name := range sp.cache {
+		if !present[name] {
+			delete(sp.cache, name)
+		}
+	}
+	return out, nil
+}
