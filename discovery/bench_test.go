@@ -104,3 +104,28 @@ func BenchmarkZKRequestsPer10kLookups(b *testing.B) {
 	b.ReportMetric(float64(reqs)/float64(b.N), "zk-requests/10k")
 	b.ReportMetric(float64(pkts)/float64(b.N), "server-packets/10k")
 }
+
+// BenchmarkOwnerSessionHA measures a warm SessionHA Owner() lookup of a
+// session whose ownership record is cached.
+func BenchmarkOwnerSessionHA(b *testing.B) {
+	zkc := zktest.Shared(b)
+	root := testRoot(b)
+	for _, id := range []int{101, 7} {
+		register(b, zkc.ConnectString(), root, id, false)
+	}
+	raw := rawConn(b, zkc.ConnectString())
+	mkOwner(b, raw, root, "batch", 1010000001, 7)
+	r := resolver(b, zkc.ConnectString(), root, WithMode(SessionHA))
+	waitFor(b, r, 10*time.Second, "2 servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
+	ctx := context.Background()
+	if s, err := r.Owner(ctx, Batch, 1010000001); err != nil || s.ID != 7 {
+		b.Fatal(s, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if s, err := r.Owner(ctx, Batch, 1010000001); err != nil || s.ID != 7 {
+			b.Fatal(s, err)
+		}
+	}
+}

@@ -307,6 +307,15 @@ func (t Target) source(cfg config) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lay.mode() == SessionHA {
+		owners := newOwnerTable(src.sess, root, cfg.ownerCache, src.republish)
+		src.closers = append(src.closers, owners.close)
+		src.onExpiry = append(src.onExpiry, owners.reset)
+		src.extra = func(st State) State {
+			st.Owners, st.Revision = owners, owners.revision()
+			return st
+		}
+	}
 	return src, nil
 }
 

@@ -46,6 +46,8 @@ type zkSession struct {
 	auth   []ZKAuth
 	authed bool // auth was accepted once; go-zookeeper re-sends it on every reconnection
 
+	hooks atomic.Pointer[[]func(zk.Event)] // called with every watch event
+
 	mu      sync.Mutex
 	state   zk.State
 	notify  chan struct{} // buffered(1): some session state changed
@@ -101,8 +103,29 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 
 func sliceOf[T any](xs ...T) []T { return xs }
 
+// addWatchHook registers f to be called, on go-zookeeper's receive
+// goroutine (it must not block), with every watch event.
+func (s *zkSession) addWatchHook(f func(zk.Event)) {
+	for {
+		old := s.hooks.Load()
+		var hs []func(zk.Event)
+		if old != nil {
+			hs = append(hs, *old...)
+		}
+		hs = append(hs, f)
+		if s.hooks.CompareAndSwap(old, &hs) {
+			return
+		}
+	}
+}
+
 func (s *zkSession) onEvent(ev zk.Event) {
 	if ev.Type != zk.EventSession {
+		if hs := s.hooks.Load(); hs != nil {
+			for _, f := range *hs {
+				f(ev)
+			}
+		}
 		return
 	}
 	s.mu.Lock()

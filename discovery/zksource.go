@@ -105,6 +105,10 @@ type zkSource struct {
 	specs     []*specState
 	force     bool
 	settled   bool
+	lastReads []zkRead      // the last consistent reading, for republish
+	bump      chan struct{} // republish from lastReads (no ZooKeeper request)
+	closers   []func()      // run on Close (owner table)
+	onExpiry  []func()      // run when the session expired
 }
 
 func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) {
@@ -114,7 +118,7 @@ func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) 
 	}
 	s := &zkSource{sess: sess, lay: lay, cs: cs, log: cfg.log,
 		poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		events: make(chan watchEvent, 16)}
+		bump: make(chan struct{}, 1), events: make(chan watchEvent, 16)}
 	for _, sp := range lay.specs() {
 		s.specs = append(s.specs, &specState{spec: sp, cache: make(map[string]dirEntry), watched: make(map[string]bool)})
 	}
@@ -143,7 +147,30 @@ func (s *zkSource) Close() {
 		if s.pub != nil {
 			<-s.done
 		}
+		for _, c := range s.closers {
+			c()
+		}
 	})
+}
+
+// republish asks for the last reading to be published again (something
+// the State shows besides the reading changed, such as a session owner).
+func (s *zkSource) republish() {
+	select {
+	case s.bump <- struct{}{}:
+	default:
+	}
+}
+
+func (s *zkSource) publishReads(reads []zkRead) {
+	st := s.lay.build(reads)
+	if s.extra != nil {
+		st = s.extra(st)
+	}
+	if st.Source == "" {
+		st.Source = s.describe()
+	}
+	s.pub.Publish(st)
 }
 
 // settle makes the first request of a new session one that sets no watch.
@@ -233,6 +260,9 @@ func (s *zkSource) run() {
 			switch s.sess.State() {
 			case zk.StateExpired:
 				s.reset()
+				for _, f := range s.onExpiry {
+					f()
+				}
 				dirty = true
 			case zk.StateHasSession:
 				// Same session: go-zookeeper re-arms our watches itself and
@@ -271,6 +301,10 @@ func (s *zkSource) run() {
 		case <-s.poke:
 			s.force = true
 			dirty = true
+		case <-s.bump:
+			if s.lastReads != nil && !dirty {
+				s.publishReads(s.lastReads)
+			}
 		case <-retryC:
 			retryC = nil
 		}
@@ -495,14 +529,8 @@ func (s *zkSource) refresh() error {
 			return err
 		}
 	}
-	st := s.lay.build(reads)
-	if s.extra != nil {
-		st = s.extra(st)
-	}
-	if st.Source == "" {
-		st.Source = s.describe()
-	}
-	s.pub.Publish(st)
+	s.lastReads = reads
+	s.publishReads(reads)
 	return nil
 }
 

@@ -1,0 +1,241 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/livyha/livyha/discovery/layout"
+)
+
+// ownerTable answers SessionHA ownership from the records
+// <root>/session/<kind>/<id> (package layout, session.go): read lazily on
+// the first lookup of a session, then watched and cached, so that warm
+// lookups cost no ZooKeeper request and no allocation. It is bounded: a
+// cluster may hold 100 000 sessions; beyond max entries, arbitrary ones are
+// forgotten (their watches, which go-zookeeper cannot remove, are ignored
+// when they fire) and read again when next asked for.
+type ownerTable struct {
+	sess    *zkSession
+	root    string
+	prefix  string // <root>/session/, absolute in the session's chroot
+	max     int
+	changed func() // a cached owner changed: republish
+
+	mu      sync.RWMutex
+	entries map[uint64]ownerEntry
+	pending map[uint64]*ownerFetch // lookups in flight (one per key)
+	dirty   map[uint64]string      // records whose watch fired: key -> path
+	rev     atomic.Uint64
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type ownerEntry struct {
+	owner int
+	known bool // a record exists and parses
+}
+
+type ownerFetch struct {
+	done  chan struct{}
+	entry ownerEntry
+	err   error
+}
+
+// newOwnerTable starts a table reading records through sess. Watch events
+// reach it through the session's event callback (go-zookeeper sends every
+// watch event there too), so a cached record costs no goroutine; one
+// worker re-reads the records whose watches fired.
+func newOwnerTable(sess *zkSession, root string, max int, changed func()) *ownerTable {
+	if max <= 0 {
+		max = DefaultOwnerCacheSize
+	}
+	t := &ownerTable{sess: sess, root: root, prefix: layout.JoinPath(root, layout.SessionDir) + "/", max: max, changed: changed,
+		entries: make(map[uint64]ownerEntry), pending: make(map[uint64]*ownerFetch), dirty: make(map[uint64]string),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	sess.addWatchHook(t.onWatch)
+	go t.work()
+	return t
+}
+
+func ownerKey(kind SessionKind, id int) uint64 { return uint64(kind)<<32 | uint64(uint32(id)) }
+
+// Owner implements Owners.
+func (t *ownerTable) Owner(ctx context.Context, kind SessionKind, id int, fetch bool) (int, bool, error) {
+	k := ownerKey(kind, id)
+	t.mu.RLock()
+	e, ok := t.entries[k]
+	t.mu.RUnlock()
+	if ok || !fetch {
+		return e.owner, e.known, nil
+	}
+	return t.fetch(ctx, kind, id, k)
+}
+
+// fetch reads a record (one read per key at a time), bounded by ctx.
+func (t *ownerTable) fetch(ctx context.Context, kind SessionKind, id int, k uint64) (int, bool, error) {
+	path, err := layout.SessionOwnerPath(t.root, kind.String(), id)
+	if err != nil {
+		return 0, false, nil // not a session id a record can have: the prefix decides
+	}
+	t.mu.Lock()
+	f, ok := t.pending[k]
+	if !ok {
+		f = &ownerFetch{done: make(chan struct{})}
+		t.pending[k] = f
+		go func() {
+			e, err := t.get(path)
+			t.mu.Lock()
+			delete(t.pending, k)
+			if err == nil {
+				t.store(k, e)
+			}
+			t.mu.Unlock()
+			f.entry, f.err = e, err
+			close(f.done)
+		}()
+	}
+	t.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.entry.owner, f.entry.known, f.err
+	case <-ctx.Done():
+		return 0, false, fmt.Errorf("%w: reading the owner of %s session %d (%s): %w", ErrUnavailable, kind, id, path, ctx.Err())
+	case <-t.stop:
+		return 0, false, ErrClosed
+	}
+}
+
+// store caches e under k, forgetting an arbitrary entry when full. t.mu
+// is held.
+func (t *ownerTable) store(k uint64, e ownerEntry) {
+	if _, had := t.entries[k]; !had && len(t.entries) >= t.max {
+		for victim := range t.entries {
+			delete(t.entries, victim)
+			break
+		}
+	}
+	t.entries[k] = e
+}
+
+// get reads a record with a data watch, or arms an existence watch when
+// there is none. The watch channels are left unread: events arrive through
+// onWatch (go-zookeeper's channels are buffered and closed after one event).
+func (t *ownerTable) get(path string) (ownerEntry, error) {
+	for i := 0; i < 3; i++ {
+		data, _, err := t.sess.GetW(path)
+		if err == nil {
+			owner, perr := layout.ParseSessionOwner(data)
+			return ownerEntry{owner: owner, known: perr == nil}, nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			if errors.Is(err, zk.ErrNoAuth) {
+				return ownerEntry{}, fmt.Errorf("%w: read %s", ErrNotAuthenticated, path)
+			}
+			return ownerEntry{}, fmt.Errorf("%w: read %s: %w", ErrUnavailable, path, err)
+		}
+		ok, _, err := t.sess.ExistsW(path)
+		if err != nil {
+			return ownerEntry{}, fmt.Errorf("%w: watch %s: %w", ErrUnavailable, path, err)
+		}
+		if !ok {
+			return ownerEntry{}, nil
+		}
+	}
+	return ownerEntry{}, fmt.Errorf("%w: %s keeps appearing and vanishing", ErrUnavailable, path)
+}
+
+// onWatch runs on go-zookeeper's receive goroutine: it only notes which
+// record changed.
+func (t *ownerTable) onWatch(ev zk.Event) {
+	p := t.sess.rel(ev.Path)
+	if !strings.HasPrefix(p, t.prefix) {
+		return
+	}
+	kindName, idStr, ok := strings.Cut(p[len(t.prefix):], "/")
+	if !ok {
+		return
+	}
+	kind := Interactive
+	switch kindName {
+	case layout.KindBatch:
+		kind = Batch
+	case layout.KindInteractive:
+	default:
+		return
+	}
+	id, err := layout.ParseSessionNodeName(idStr)
+	if err != nil {
+		return
+	}
+	k := ownerKey(kind, id)
+	t.mu.Lock()
+	if ev.Type == zk.EventNotWatching {
+		// Session expired (or closing): the watch is gone; read again
+		// when next asked.
+		delete(t.entries, k)
+	} else if _, cached := t.entries[k]; cached {
+		t.dirty[k] = p
+	}
+	t.mu.Unlock()
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// work re-reads the records whose watches fired.
+func (t *ownerTable) work() {
+	defer close(t.done)
+	for {
+		select {
+		case <-t.wake:
+		case <-t.stop:
+			return
+		}
+		t.mu.Lock()
+		batch := t.dirty
+		t.dirty = make(map[uint64]string)
+		t.mu.Unlock()
+		changed := false
+		for k, path := range batch {
+			e, err := t.get(path)
+			t.mu.Lock()
+			old, cached := t.entries[k]
+			if err != nil {
+				delete(t.entries, k) // read again when next asked
+			} else if cached {
+				t.entries[k] = e
+			}
+			t.mu.Unlock()
+			if cached && (err != nil || old != e) {
+				changed = true
+			}
+		}
+		if changed {
+			t.rev.Add(1)
+			t.changed()
+		}
+	}
+}
+
+func (t *ownerTable) close() {
+	close(t.stop)
+	<-t.done
+}
+
+// revision changes whenever a cached owner changed.
+func (t *ownerTable) revision() uint64 { return t.rev.Load() }
+
+// reset forgets everything (the session expired: its watches are gone).
+func (t *ownerTable) reset() {
+	t.mu.Lock()
+	clear(t.entries)
+	clear(t.dirty)
+	t.mu.Unlock()
+}
