@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,11 +26,12 @@ const (
 	// /<key prefix, default livy_ha>/leader with string participant ids;
 	// hosts come from livy.conf (conf=) or ids=/hosts=.
 	LayoutPR212 Layout = "pr212"
-	// LayoutPR189: LIVY-616 / PR #189: a persistent <root>/server.uri
-	// holding the active server's URL.
+	// LayoutPR189: LIVY-616 / PR #189: a persistent node (path=, default
+	// /livy/server.uri) holding the active server's URL.
 	LayoutPR189 Layout = "pr189"
-	// LayoutPR276: LIVY-723 / PR #276: ephemeral <root>/zk/services/<ip>:<port>
-	// nodes; every server serves (active-active).
+	// LayoutPR276: LIVY-723 / PR #276: ephemeral <path, default
+	// /livy/zk/services>/<ip>:<port> nodes; every server serves
+	// (active-active).
 	LayoutPR276 Layout = "pr276"
 	// LayoutHive: HiveServer2 / Kyuubi zooKeeper mode: serverUri= nodes in
 	// /<namespace, default hiveserver2>.
@@ -55,12 +55,14 @@ var layouts = []Layout{LayoutCanonical, LayoutPR212, LayoutPR189, LayoutPR276, L
 // zk:// parameters (each at most once):
 //
 //	layout=canonical|pr212|pr189|pr276|hive|hive-ha   default canonical
-//	root=/path        canonical, pr189, pr276 (default /livy)
+//	root=/path        canonical (default /livy)
 //	mode=active-passive|multi-active|session-ha|active-active   canonical only (default active-passive)
+//	path=/path        pr189: the node (default /livy/server.uri); pr276: the services directory (default /livy/zk/services)
 //	namespace=NS      hive (default hiveserver2), hive-ha (default hs2ActivePassiveHA), pr212 (the key prefix, default livy_ha)
 //	sasl=true         hive-ha: the "-sasl" namespace instead of "-unsecure"
 //	conf=/path        pr212: the livy.conf with the server ids and hosts
-//	ids=a,b&hosts=h1,h2[&port=8998][&scheme=https]   pr212 without a livy.conf
+//	ids=a,b&hosts=h1,h2[&port=8998]   pr212 without a livy.conf
+//	scheme=https      pr212 (without conf=) and pr276: the servers' scheme (default http)
 //
 // Paths are relative to the chroot. Unknown parameters, and parameters the
 // layout does not use, are errors.
@@ -71,8 +73,10 @@ type Target struct {
 	ZK ConnectString
 	// Layout is the ZooKeeper layout (zk and livy-conf kinds).
 	Layout Layout
-	// Root is the layout root (canonical, pr189, pr276).
+	// Root is the canonical layout's root.
 	Root string
+	// Path is the PR #189 node or the PR #276 services directory.
+	Path string
 	// Mode is the canonical layout's mode.
 	Mode Mode
 	// Namespace is the Hive namespace or the PR #212 key prefix ("": default).
@@ -160,8 +164,8 @@ func ParseTarget(s string) (Target, error) {
 		allowed := map[Layout]string{
 			LayoutCanonical: "layout, root, mode",
 			LayoutPR212:     "layout, namespace, conf, ids, hosts, port, scheme",
-			LayoutPR189:     "layout, root",
-			LayoutPR276:     "layout, root",
+			LayoutPR189:     "layout, path",
+			LayoutPR276:     "layout, path, scheme",
 			LayoutHive:      "layout, namespace",
 			LayoutHiveHA:    "layout, namespace, sasl",
 		}[t.Layout]
@@ -174,6 +178,10 @@ func ParseTarget(s string) (Target, error) {
 			case "root":
 				if t.Root, err = layout.CleanPath(v); err != nil {
 					return bad("root: %v", err)
+				}
+			case "path":
+				if t.Path, err = layout.CleanPath(v); err != nil || t.Path == "/" {
+					return bad("path=%q is not a ZooKeeper node path", v)
 				}
 			case "mode":
 				if t.Mode, err = ParseMode(v); err != nil {
@@ -211,8 +219,11 @@ func ParseTarget(s string) (Target, error) {
 		if t.Layout == LayoutPR212 && t.Conf == "" && len(t.IDs) == 0 {
 			return bad("layout=pr212 needs conf=/path/to/livy.conf or ids=…&hosts=… (the latch holds only server ids)")
 		}
-		if t.Conf != "" && len(t.IDs) > 0 {
-			return bad("give conf= or ids=/hosts=, not both")
+		if t.Conf != "" && (len(t.IDs) > 0 || t.Port != 0 || t.Scheme != "") {
+			return bad("give conf= or ids=/hosts=/port=/scheme=, not both (the livy.conf says them)")
+		}
+		if t.Conf != "" && !strings.HasPrefix(t.Conf, "/") {
+			return bad("conf=%q: want an absolute path", t.Conf)
 		}
 		if len(t.IDs) != len(t.Hosts) {
 			return bad("ids= has %d entries and hosts= %d (same order, same length)", len(t.IDs), len(t.Hosts))
@@ -291,6 +302,7 @@ func (t Target) source(cfg config) (Source, error) {
 		return nil, fmt.Errorf("%w: empty target", ErrBadTarget)
 	}
 	var lay zkLayout
+	zkcs := t.ZK
 	switch t.Layout {
 	case LayoutCanonical:
 		lay = newCanonicalLayout(root, mode)
@@ -300,10 +312,32 @@ func (t Target) source(cfg config) (Source, error) {
 			return nil, err
 		}
 		lay = h
+	case LayoutPR212:
+		p, cs, err := t.pr212()
+		if err != nil {
+			return nil, err
+		}
+		zkcs = cs
+		lay = p
+	case LayoutPR189:
+		path := t.Path
+		if path == "" {
+			path = layout.PR189DefaultPath
+		}
+		lay = &pr189Layout{path: path}
+	case LayoutPR276:
+		path, scheme := t.Path, t.Scheme
+		if path == "" {
+			path = layout.PR276DefaultServicesDir
+		}
+		if scheme == "" {
+			scheme = "http"
+		}
+		lay = &pr276Layout{dir: path, scheme: scheme}
 	default:
-		return nil, fmt.Errorf("%w: layout %s is not supported yet", ErrBadTarget, t.Layout)
+		return nil, fmt.Errorf("%w: unknown layout %q", ErrBadTarget, t.Layout)
 	}
-	src, err := newZKSource(t.ZK, lay, cfg)
+	src, err := newZKSource(zkcs, lay, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -319,4 +353,44 @@ func (t Target) source(cfg config) (Source, error) {
 	return src, nil
 }
 
-var _ = os.ReadFile
+// pr212 builds the PR #212 layout from the target's livy.conf or its
+// ids=/hosts= lists, and the ZooKeeper connect string (the target's, else
+// livy.server.ha.zookeeper-url).
+func (t Target) pr212() (*pr212Layout, ConnectString, error) {
+	var conf layout.LivyConf
+	from := "the target's ids= and hosts="
+	if t.Conf != "" {
+		c, err := layout.ReadLivyConf(t.Conf)
+		if err != nil {
+			return nil, ConnectString{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
+		}
+		conf, from = c, t.Conf
+	} else {
+		conf = layout.LivyConf{
+			layout.PR212KeyMode:         layout.PR212ModeOn,
+			layout.PR212KeyZooKeeperURL: t.ZK.String(),
+			layout.PR212KeyServerIDs:    strings.Join(t.IDs, ","),
+			layout.PR212KeyHostnames:    strings.Join(t.Hosts, ","),
+		}
+		if t.Port != 0 {
+			conf["livy.server.port"] = strconv.Itoa(t.Port)
+		}
+		if t.Scheme == "https" {
+			conf["livy.keystore"] = "(set)"
+		}
+	}
+	if t.Namespace != "" {
+		conf[layout.PR212KeyKeyPrefix] = t.Namespace
+	}
+	pc, err := layout.PR212ConfigFrom(conf)
+	if err != nil {
+		return nil, ConnectString{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
+	}
+	cs := t.ZK
+	if len(cs.Servers) == 0 {
+		if cs, err = ParseConnectString(pc.ZooKeeper); err != nil {
+			return nil, ConnectString{}, fmt.Errorf("%w: %s in %s: %w", ErrBadTarget, layout.PR212KeyZooKeeperURL, from, err)
+		}
+	}
+	return &pr212Layout{conf: pc, from: from}, cs, nil
+}

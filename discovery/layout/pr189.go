@@ -40,9 +40,10 @@ import (
 //   - getServerUri reads it back with Jackson as a URI
 //     (LivyDiscoveryManager.scala:53-56).
 //
-// The parser takes any http(s) base URL URLHostPort accepts; a bare IPv6
-// literal, which Java's URI would allow, is rejected (Go's URL parser
-// refuses it).
+// The parser takes any http(s) base URL URLHostPort accepts whose host is a
+// name or an IP literal. Whether a bare IPv6 literal ("http://fe80::1:8998",
+// which Java's URI allows) parses is up to net/url: GODEBUG urlstrictcolons,
+// on from Go 1.26, refuses it.
 
 // PR #189 livy.conf keys and defaults.
 const (
@@ -132,13 +133,19 @@ func ParsePR189URI(data []byte) (string, error) {
 	return s, nil
 }
 
-// checkBaseURL is URLHostPort's check with the echoed URL truncated.
+// checkBaseURL is URLHostPort's check, with the echoed URL truncated and
+// the host checked too: net/url under this module's go version
+// (urlstrictcolons=0) takes "http://a:b:8998" as host "a:b".
 func checkBaseURL(s string) error {
-	if _, _, err := URLHostPort(s); err != nil {
+	host, _, err := URLHostPort(s)
+	if err != nil {
 		if len(s) <= 64 {
 			return err
 		}
 		return fmt.Errorf("%w: url %q: want http(s)://host:port[/base]", ErrBadRecord, truncate(s, 64))
+	}
+	if err := checkHiveHost(host); err != nil {
+		return fmt.Errorf("%w: url %q: %v", ErrBadRecord, truncate(s, 64), err)
 	}
 	return nil
 }
