@@ -285,7 +285,13 @@ func buildSnapshot(st State) *Snapshot {
 	if s.empty == nil {
 		s.empty = ErrNoServers
 	}
-	s.noneErr = &bothErr{msg: "discovery: no leader: " + strings.TrimPrefix(s.empty.Error(), "discovery: "), errs: []error{ErrNoLeader, s.empty}}
+	why := strings.TrimPrefix(s.empty.Error(), "discovery: ")
+	if st.Elected && st.NoLeader != nil {
+		// The latch says more (an unreadable id, an unknown one) than the
+		// missing records.
+		why = strings.TrimPrefix(strings.TrimPrefix(st.NoLeader.Error(), "discovery: "), "no leader: ") + "; " + why
+	}
+	s.noneErr = &bothErr{msg: "discovery: no leader: " + why, errs: []error{s.noLeader, s.empty}}
 	for i, srv := range s.Servers {
 		if srv.ID >= 0 {
 			if _, dup := s.byID[srv.ID]; !dup {

@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"errors"
 	"net"
 	"slices"
 	"strconv"
@@ -118,6 +117,9 @@ func (c *canonicalLayout) build(reads []zkRead) State {
 		}
 	} else if latch.latched {
 		st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: no participant of the latch "+c.latchPath+" is readable")
+	} else if len(st.Servers) > 0 && c.md == ActivePassive {
+		st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: the latch "+c.latchPath+" has no participants, but "+
+			strconv.Itoa(len(st.Servers))+" servers are registered under "+c.serversPath+": a multi-active cluster? use mode=multi-active (or session-ha)")
 	} else {
 		st.NoLeader = wrapf(ErrNoLeader, "discovery: no leader: the latch "+c.latchPath+" has no participants")
 	}
@@ -136,4 +138,4 @@ func latchIDHint(data []byte) string {
 	return " (" + strconv.Quote(string(data)) + " is not a number: a PR #212 latch? use layout=pr212 or a livy-conf: target)"
 }
 
-var _ = errors.New
+func (c *canonicalLayout) home() string { return c.root }

@@ -127,3 +127,10 @@ func (h *hiveLayout) build(reads []zkRead) State {
 	}
 	return st
 }
+
+func (h *hiveLayout) home() string {
+	if h.ha {
+		return strings.TrimSuffix(h.dir, "/"+layout.HiveHAInstancesDir)
+	}
+	return h.dir
+}

@@ -130,3 +130,7 @@ func (p *pr276Layout) build(reads []zkRead) State {
 	}
 	return st
 }
+
+func (p *pr212Layout) home() string { return p.conf.LatchPath }
+func (p *pr189Layout) home() string { return p.path }
+func (p *pr276Layout) home() string { return p.dir }

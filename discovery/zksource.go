@@ -75,6 +75,8 @@ type zkLayout interface {
 	build(reads []zkRead) State
 	mode() Mode
 	name() string
+	// home is the path Probe reports this layout at.
+	home() string
 }
 
 type specState struct {
@@ -109,6 +111,8 @@ type zkSource struct {
 	bump      chan struct{} // republish from lastReads (no ZooKeeper request)
 	closers   []func()      // run on Close (owner table)
 	onExpiry  []func()      // run when the session expired
+	hint      string        // what else is in ZooKeeper, when this layout finds nothing
+	hinted    time.Time     // when hint was computed
 }
 
 func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) {
@@ -162,8 +166,42 @@ func (s *zkSource) republish() {
 	}
 }
 
+// hintInterval bounds how often a source that finds nothing probes
+// ZooKeeper for other layouts.
+const hintInterval = 30 * time.Second
+
+// withHint appends what else is in ZooKeeper to the error of a State that
+// finds no server, probing at most every hintInterval.
+func (s *zkSource) withHint(st State) State {
+	if len(st.Servers) > 0 {
+		return st // the layout's own messages say why there is no leader
+	}
+	if s.hinted.IsZero() || time.Since(s.hinted) > hintInterval {
+		s.hinted = time.Now()
+		found, err := probeTree(s.sess, s.cs, 200)
+		if err == nil {
+			home := s.lay.home()
+			var others []Finding
+			for _, f := range found {
+				if f.Path != home {
+					others = append(others, f)
+				}
+			}
+			s.hint = hintFor(others, "")
+		}
+	}
+	if s.hint != "" {
+		msg := ErrNoServers.Error()
+		if st.Empty != nil {
+			msg = st.Empty.Error()
+		}
+		st.Empty = wrapf(ErrNoServers, msg+s.hint)
+	}
+	return st
+}
+
 func (s *zkSource) publishReads(reads []zkRead) {
-	st := s.lay.build(reads)
+	st := s.withHint(s.lay.build(reads))
 	if s.extra != nil {
 		st = s.extra(st)
 	}

@@ -222,7 +222,8 @@ func TestMultiActiveSession(t *testing.T) {
 	}
 	// Active-passive without a latch: no leader.
 	r = runFind(t, "--zk", zkc, "--root", root, "active")
-	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: no leader: the latch "+root+"/leader has no participants\n" {
+	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: no leader: the latch "+root+"/leader has no participants, but 2 servers are registered under "+
+		root+"/servers: a multi-active cluster? use mode=multi-active (or session-ha)\n" {
 		t.Fatalf("active without leader: %v", r)
 	}
 }

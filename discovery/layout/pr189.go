@@ -82,7 +82,7 @@ func PR189ServerURI(c LivyConf, localAddr string) (string, error) {
 		host = localAddr
 	}
 	host = Unbracket(host)
-	if err := checkHiveHost(host); err != nil {
+	if err := checkURLHost(host); err != nil {
 		return "", confErr("%s: %v", LivyKeyServerHost, err)
 	}
 	port, err := confPort(c, LivyKeyServerPort, LivyDefaultPort)

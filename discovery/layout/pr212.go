@@ -204,11 +204,23 @@ func pr212List(c LivyConf, key string, check func(string) error) ([]string, erro
 }
 
 func checkPR212Host(h string) error {
-	if err := checkHiveHost(h); err != nil {
+	if err := checkURLHost(h); err != nil {
 		return err
 	}
 	if isWildcard(h) {
 		return fmt.Errorf("host %s is a wildcard address", h)
+	}
+	return nil
+}
+
+// checkURLHost accepts a host name or bare IP literal that a base URL
+// scheme://host:port carries unchanged (so not "#", "?" or a zoned IPv6).
+func checkURLHost(h string) error {
+	if err := checkHiveHost(h); err != nil {
+		return err
+	}
+	if host, _, err := URLHostPort("http://" + net.JoinHostPort(h, "1")); err != nil || host != h {
+		return fmt.Errorf("host %q cannot be written in a URL", truncate(h, 64))
 	}
 	return nil
 }

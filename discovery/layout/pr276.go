@@ -84,10 +84,10 @@ func PR276Dir(c LivyConf) (string, error) {
 }
 
 // Validate reports whether s can be written and read back: a host name or
-// IP literal, a port 1..65535 and a UUID in Java's UUID.toString form
+// IP literal that a URL can carry, a port 1..65535 and a UUID in Java's UUID.toString form
 // (8-4-4-4-12 hex digits). Errors wrap ErrBadRecord.
 func (s PR276Service) Validate() error {
-	if err := checkHiveHost(Unbracket(s.Host)); err != nil {
+	if err := checkURLHost(Unbracket(s.Host)); err != nil {
 		return fmt.Errorf("%w: PR #276 service: %v", ErrBadRecord, err)
 	}
 	if s.Port < 1 || s.Port > 65535 {

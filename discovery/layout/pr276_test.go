@@ -65,15 +65,16 @@ func TestPR276Rejects(t *testing.T) {
 		{"h:1", `{"host":"h","port":1}`},
 		{"h:1", `{"host":"h",` + u + `}`},
 		{"h:1", `{"port":1,` + u + `}`},
-		{"h:1", `{"host":"h","port":1,"uuid":"` + testUUID + `"}`},             // case-sensitive: unknown field
-		{"h:1", `{"host":"h","port":1,` + u + `,"extra":1}`},                   // Jackson fails on unknown fields
-		{"h:1", `{"host":"h","port":1.5,` + u + `}`},                           // not an integer
-		{"h:1", `{"host":"h","port":-1,` + u + `}`},                            // range
-		{"h:1", `{"host":"h","port":70000,` + u + `}`},                         // range
-		{"h:1", `{"host":1,"port":1,` + u + `}`},                               // host not a string
-		{"h:1", `{"host":"h","port":1,"UUID":"not-a-uuid"}`},                   // UUID form
-		{"h:1", `{"host":"h/x","port":1,` + u + `}`},                           // host
-		{"h:1", `{"host":"","port":1,` + u + `}`},                              // host
+		{"h:1", `{"host":"h","port":1,"uuid":"` + testUUID + `"}`}, // case-sensitive: unknown field
+		{"h:1", `{"host":"h","port":1,` + u + `,"extra":1}`},       // Jackson fails on unknown fields
+		{"h:1", `{"host":"h","port":1.5,` + u + `}`},               // not an integer
+		{"h:1", `{"host":"h","port":-1,` + u + `}`},                // range
+		{"h:1", `{"host":"h","port":70000,` + u + `}`},             // range
+		{"h:1", `{"host":1,"port":1,` + u + `}`},                   // host not a string
+		{"h:1", `{"host":"h","port":1,"UUID":"not-a-uuid"}`},       // UUID form
+		{"h:1", `{"host":"h/x","port":1,` + u + `}`},               // host
+		{"h:1", `{"host":"","port":1,` + u + `}`},
+		{"#:1", `{"host":"#","port":1,` + u + `}`},                             // host
 		{"h:2", `{"host":"h","port":1,` + u + `}`},                             // name disagrees: port
 		{"g:1", `{"host":"h","port":1,` + u + `}`},                             // name disagrees: host
 		{"h", `{"host":"h","port":1,` + u + `}`},                               // name not host:port
