@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/retry"
 )
 
@@ -33,6 +34,7 @@ type Client struct {
 
 	hc             *http.Client
 	transport      *Transport
+	owned          *discovery.Resolver // built from WithTarget; closed by Close
 	generatedNames bool
 	pollInterval   time.Duration
 	log            *slog.Logger
@@ -43,6 +45,8 @@ type Option func(*options) error
 
 type options struct {
 	locator        Locator
+	target         string
+	targetOpts     []discovery.ResolverOption
 	endpoints      []string
 	auth           Authenticator
 	hc             *http.Client
@@ -59,6 +63,14 @@ type options struct {
 // WithResolver routes requests with a discovery resolver (any Locator).
 func WithResolver(l Locator) Option {
 	return func(o *options) error { o.locator = l; return nil }
+}
+
+// WithTarget routes requests with a resolver the client starts for a
+// discovery target string (a ZooKeeper connect string, zk://…?layout=…,
+// livy-conf://…, static://…; see discovery.ParseTarget) and closes in
+// Close.
+func WithTarget(target string, opts ...discovery.ResolverOption) Option {
+	return func(o *options) error { o.target, o.targetOpts = target, opts; return nil }
 }
 
 // WithEndpoints routes requests over a static list of Livy base URLs, no
@@ -157,9 +169,23 @@ func New(opts ...Option) (*Client, error) {
 		o.log = slog.New(discardHandler{})
 	}
 	var cl cluster
+	n := 0
+	for _, set := range []bool{o.locator != nil, len(o.endpoints) > 0, o.target != ""} {
+		if set {
+			n++
+		}
+	}
+	var owned *discovery.Resolver
 	switch {
-	case o.locator != nil && len(o.endpoints) > 0:
-		return nil, fmt.Errorf("%w: use WithResolver or WithEndpoints, not both", ErrBadOption)
+	case n > 1:
+		return nil, fmt.Errorf("%w: use one of WithResolver, WithTarget and WithEndpoints", ErrBadOption)
+	case o.target != "":
+		r, err := discovery.NewResolver(o.target, o.targetOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+		}
+		owned = r
+		cl = &resolverCluster{loc: r}
 	case o.locator != nil:
 		cl = &resolverCluster{loc: o.locator}
 	case len(o.endpoints) > 0:
@@ -169,7 +195,7 @@ func New(opts ...Option) (*Client, error) {
 		}
 		cl = sc
 	default:
-		return nil, fmt.Errorf("%w: need WithResolver or WithEndpoints", ErrBadOption)
+		return nil, fmt.Errorf("%w: need WithResolver, WithTarget or WithEndpoints", ErrBadOption)
 	}
 	var base http.RoundTripper
 	hc := &http.Client{}
@@ -193,11 +219,20 @@ func New(opts ...Option) (*Client, error) {
 	// The transport answers redirects itself; anything else (Livy's 302 on
 	// GET /) is returned as is.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &Client{hc: hc, transport: t, generatedNames: o.generatedNames, pollInterval: o.pollInterval, log: o.log}
+	c := &Client{hc: hc, transport: t, owned: owned, generatedNames: o.generatedNames, pollInterval: o.pollInterval, log: o.log}
 	c.Sessions = &SessionsService{r: coll[Session, SessionList]{c: c, name: "sessions"}}
 	c.Statements = &StatementsService{c: c}
 	c.Batches = &BatchesService{r: coll[Batch, BatchList]{c: c, name: "batches"}}
 	return c, nil
+}
+
+// Close releases what the client started (the resolver of WithTarget).
+// A client built with WithResolver or WithEndpoints has nothing to close.
+func (c *Client) Close() error {
+	if c.owned != nil {
+		return c.owned.Close()
+	}
+	return nil
 }
 
 // Transport returns the client's HA transport, for use under another

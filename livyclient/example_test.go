@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/manual"
 	"github.com/livyha/livyha/livyclient"
 	"github.com/livyha/livyha/livytest"
 )
@@ -110,4 +112,54 @@ func ExampleStatementOutput_error() {
 	}
 	fmt.Println(st.State, st.Output.Status, st.Output.EName != "", len(st.Output.Traceback) > 0)
 	// Output: available error true true
+}
+
+// Code that uses livyclient is tested without ZooKeeper by giving it a
+// resolver over a manual source (package discovery/manual), which the test
+// moves through a failover.
+func ExampleWithResolver_manualSource() {
+	ctx := context.Background()
+	a, err := livytest.Start(ctx, livytest.Config{Step: 5 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer a.Close()
+	b, err := livytest.Start(ctx, livytest.Config{Step: 5 * time.Millisecond})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+
+	src := manual.New(discovery.State{Servers: []discovery.Server{manual.Server("a", a.URL())}, Leader: "a"})
+	r, err := discovery.NewResolverFromSource(src)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	c, err := livyclient.New(livyclient.WithResolver(r))
+	if err != nil {
+		log.Fatal(err)
+	}
+	v1, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "local:///opt/jobs/pi.py", Name: "on-a"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	src.Update(discovery.State{Servers: []discovery.Server{manual.Server("b", b.URL())}, Leader: "b"}) // "a failover"
+	v2, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "local:///opt/jobs/pi.py", Name: "on-b"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	status := func(u string) int {
+		res, err := http.Get(u)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	fmt.Println(*v1.Name, status(a.URL()+"/batches/on-a"), status(b.URL()+"/batches/on-a"))
+	fmt.Println(*v2.Name, status(b.URL()+"/batches/on-b"), status(a.URL()+"/batches/on-b"))
+	// Output:
+	// on-a 200 404
+	// on-b 200 404
 }
