@@ -49,7 +49,7 @@ func ParseConnectString(s string) (ConnectString, error) {
 		hosts, chroot = s[:i], s[i:]
 		var err error
 		if chroot, err = layout.CleanPath(chroot); err != nil {
-			return ConnectString{}, fmt.Errorf("%w: chroot: %w", ErrBadConnectString, err)
+			return ConnectString{}, wrapOnce(ErrBadConnectString, "chroot", err)
 		}
 		if chroot == "/" {
 			chroot = ""

@@ -86,7 +86,7 @@ func (h HiveRecord) instance(rec ServerRecord) (HiveInstance, error) {
 func hiveNamespacePath(ns string) (string, error) {
 	p, err := layout.CleanPath("/" + strings.TrimPrefix(ns, "/"))
 	if err != nil {
-		return "", fmt.Errorf("%w: hive namespace: %w", ErrBadOption, err)
+		return "", wrapOnce(ErrBadOption, "hive namespace", err)
 	}
 	if p == "/" {
 		return "", fmt.Errorf("%w: hive namespace must not be the root", ErrBadOption)

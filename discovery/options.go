@@ -161,7 +161,7 @@ func newConfig(apply func(*config)) (config, error) {
 	apply(&c)
 	root, err := layout.CleanPath(c.root)
 	if err != nil {
-		return c, fmt.Errorf("%w: root %w", ErrBadOption, err)
+		return c, wrapOnce(ErrBadOption, "root", err)
 	}
 	c.root = root
 	if c.sessionTimeout <= 0 {

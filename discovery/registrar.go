@@ -116,10 +116,10 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 			return nil, err
 		}
 		if hiveData, err = layout.HiveRecordData(inst); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+			return nil, wrapOnce(ErrBadOption, "hive record", err)
 		}
 		if hivePrefix, err = layout.HiveNodePrefix(inst.Host, inst.Port, inst.Version); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+			return nil, wrapOnce(ErrBadOption, "hive record", err)
 		}
 	}
 	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log, auth: cfg.auth})

@@ -333,3 +333,15 @@ func (b *bothErr) Error() string   { return b.msg }
 func (b *bothErr) Unwrap() []error { return b.errs }
 
 func wrapf(sentinel error, msg string) error { return &wrapped{msg: msg, err: sentinel} }
+
+// wrapOnce returns an error that matches both sentinel and err, whose text
+// names sentinel once: "discovery: <sentinel>: <context>: <err without its
+// own "discovery: " prefix>", so no message reads "discovery: …: discovery: …".
+func wrapOnce(sentinel error, context string, err error) error {
+	msg := sentinel.Error()
+	if context != "" {
+		msg += ": " + context
+	}
+	msg += ": " + strings.TrimPrefix(err.Error(), "discovery: ")
+	return &bothErr{msg: msg, errs: []error{sentinel, err}}
+}

@@ -362,7 +362,7 @@ func (t Target) pr212() (*pr212Layout, ConnectString, error) {
 	if t.Conf != "" {
 		c, err := layout.ReadLivyConf(t.Conf)
 		if err != nil {
-			return nil, ConnectString{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
+			return nil, ConnectString{}, wrapOnce(ErrBadTarget, "", err)
 		}
 		conf, from = c, t.Conf
 	} else {
@@ -384,12 +384,12 @@ func (t Target) pr212() (*pr212Layout, ConnectString, error) {
 	}
 	pc, err := layout.PR212ConfigFrom(conf)
 	if err != nil {
-		return nil, ConnectString{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
+		return nil, ConnectString{}, wrapOnce(ErrBadTarget, "", err)
 	}
 	cs := t.ZK
 	if len(cs.Servers) == 0 {
 		if cs, err = ParseConnectString(pc.ZooKeeper); err != nil {
-			return nil, ConnectString{}, fmt.Errorf("%w: %s in %s: %w", ErrBadTarget, layout.PR212KeyZooKeeperURL, from, err)
+			return nil, ConnectString{}, wrapOnce(ErrBadTarget, layout.PR212KeyZooKeeperURL+" in "+from, err)
 		}
 	}
 	return &pr212Layout{conf: pc, from: from}, cs, nil

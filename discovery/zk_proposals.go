@@ -20,8 +20,10 @@ type pr212Layout struct {
 	from string // where the configuration came from, for messages
 }
 
-func (p *pr212Layout) mode() Mode   { return ActivePassive }
-func (p *pr212Layout) name() string { return "PR #212 latch " + p.conf.LatchPath + " (servers from " + p.from + ")" }
+func (p *pr212Layout) mode() Mode { return ActivePassive }
+func (p *pr212Layout) name() string {
+	return "PR #212 latch " + p.conf.LatchPath + " (servers from " + p.from + ")"
+}
 
 func (p *pr212Layout) specs() []zkSpec {
 	return []zkSpec{{path: p.conf.LatchPath, kind: specLatch}}

@@ -108,6 +108,11 @@ func URLHostPort(raw string) (host string, port int, err error) {
 	if u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", 0, fmt.Errorf("%w: url %q: want scheme://host:port[/base]", ErrBadRecord, raw)
 	}
+	if strings.Contains(u.Hostname(), ":") && !strings.HasPrefix(u.Host, "[") {
+		// "http://a:b:8998": Go's URL parser (before go1.26's stricter
+		// colons) takes "a:b" as the host; no server is named that.
+		return "", 0, fmt.Errorf("%w: url %q: IPv6 hosts must be bracketed, other hosts have no ':'", ErrBadRecord, raw)
+	}
 	port = 80
 	if u.Scheme == "https" {
 		port = 443

@@ -49,6 +49,7 @@ func TestServerRecordRejects(t *testing.T) {
 		"livy.server.id=1;livy.server.url=ftp://h:1",      // scheme
 		"livy.server.id=1;livy.server.url=http://u:p@h:1", // credentials
 		"livy.server.id=1;livy.server.url=http://h:0",
+		"livy.server.id=1;livy.server.url=http://a:b:8998", // a host with a colon, unbracketed
 		"livy.server.id=1;livy.server.url=http://h:1;livy.server.thrift.uri=nohost",
 		"livy.server.id=1;livy.server.url=http://h:1;livy.server.thrift.transport.mode=carrier-pigeon",
 		"livy.server.id=1;garbage;livy.server.url=http://h:1",

@@ -115,55 +115,6 @@ func (h HiveInstance) Addr(transport string) string {
 	return net.JoinHostPort(h.Host, strconv.Itoa(p))
 }
 
-// HiveSettings are the connection settings a client may leave for the
-// server's published configuration to fill (see HiveInstance.Fill).
-type HiveSettings struct {
-	TransportMode string // "binary" or "http"
-	HTTPPath      string
-	Auth          string // as published, e.g. NONE, NOSASL, KERBEROS
-	UseSSL        *bool
-	Principal     string
-	SASLQoP       string
-}
-
-// Fill sets the fields of s that are unset (empty, or nil) from what the
-// server published, as Hive's JDBC driver does with a URL's session
-// variables: what the user set always wins. A published "all" transport
-// mode fills "binary" (the JDBC driver, too, speaks binary unless told
-// http). As in the JDBC driver, the principal is not filled when s.Auth is
-// "delegationToken".
-func (h HiveInstance) Fill(s *HiveSettings) {
-	if s == nil {
-		return
-	}
-	if s.TransportMode == "" {
-		switch h.TransportMode {
-		case "all":
-			s.TransportMode = "binary"
-		default:
-			s.TransportMode = h.TransportMode
-		}
-	}
-	if s.HTTPPath == "" {
-		s.HTTPPath = h.HTTPPath
-	}
-	if s.Auth == "" {
-		s.Auth = h.Auth
-	}
-	if s.UseSSL == nil {
-		if _, ok := h.Settings[HiveKeyUseSSL]; ok {
-			v := h.UseSSL
-			s.UseSSL = &v
-		}
-	}
-	if s.Principal == "" && !strings.EqualFold(s.Auth, "delegationToken") {
-		s.Principal = h.Principal
-	}
-	if s.SASLQoP == "" {
-		s.SASLQoP = h.SASLQoP
-	}
-}
-
 // ParseHiveNode parses a zooKeeper-mode Hive registration: the node name
 // "serverUri=<host>:<port>;version=<v>;sequence=<n>" (an IPv6 host may be
 // bracketed or bare) and its data, "host:port" or a "k=v;k=v" config string.

@@ -201,35 +201,6 @@ func TestParseServiceRecord(t *testing.T) {
 	}
 }
 
-func TestHiveFill(t *testing.T) {
-	inst, err := ParseHiveNode("serverUri=h:1;version=1;sequence=0000000001", []byte(
-		"hive.server2.transport.mode=all;hive.server2.thrift.port=1;hive.server2.thrift.http.path=cli;hive.server2.use.SSL=true;"+
-			"hive.server2.authentication=KERBEROS;hive.server2.authentication.kerberos.principal=hive/_HOST@R;hive.server2.thrift.sasl.qop=auth-int"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s HiveSettings
-	inst.Fill(&s)
-	if s.TransportMode != "binary" || s.HTTPPath != "cli" || s.UseSSL == nil || !*s.UseSSL || s.Auth != "KERBEROS" ||
-		s.Principal != "hive/_HOST@R" || s.SASLQoP != "auth-int" {
-		t.Fatalf("filled = %+v", s)
-	}
-	no := false
-	user := HiveSettings{TransportMode: "http", UseSSL: &no, Auth: "delegationToken"}
-	inst.Fill(&user)
-	if user.TransportMode != "http" || *user.UseSSL || user.Auth != "delegationToken" || user.Principal != "" {
-		t.Fatalf("user settings overridden: %+v", user)
-	}
-	// Nothing published about SSL: stays unset.
-	bare, _ := ParseHiveNode("serverUri=h:1;version=1;sequence=0000000001", nil)
-	var s2 HiveSettings
-	bare.Fill(&s2)
-	if s2.UseSSL != nil || s2.TransportMode != "" {
-		t.Fatalf("filled from nothing: %+v", s2)
-	}
-	bare.Fill(nil) // no panic
-}
-
 // hiveTyped is what must survive a write and a read.
 func hiveTyped(h HiveInstance) HiveInstance {
 	h.Settings, h.BinaryPort, h.HTTPPort = nil, 0, 0
