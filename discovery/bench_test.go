@@ -129,3 +129,30 @@ func BenchmarkOwnerSessionHA(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOwnerSessionHAParallel: warm SessionHA lookups from all cores.
+func BenchmarkOwnerSessionHAParallel(b *testing.B) {
+	zkc := zktest.Shared(b)
+	root := testRoot(b)
+	for _, id := range []int{101, 7} {
+		register(b, zkc.ConnectString(), root, id, false)
+	}
+	raw := rawConn(b, zkc.ConnectString())
+	mkOwner(b, raw, root, "batch", 1010000001, 7)
+	r := resolver(b, zkc.ConnectString(), root, WithMode(SessionHA))
+	waitFor(b, r, 10*time.Second, "2 servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
+	ctx := context.Background()
+	if s, err := r.Owner(ctx, Batch, 1010000001); err != nil || s.ID != 7 {
+		b.Fatal(s, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if s, err := r.Owner(ctx, Batch, 1010000001); err != nil || s.ID != 7 {
+				b.Error(s, err)
+				return
+			}
+		}
+	})
+}

@@ -26,8 +26,12 @@ type ownerTable struct {
 	max     int
 	changed func() // a cached owner changed: republish
 
+	// Lookups read frozen, an immutable map, without a lock; entries
+	// added since it was built wait in recent (under mu) until the next
+	// merge. Every change or deletion builds a new frozen map at once.
+	frozen  atomic.Pointer[map[uint64]ownerEntry]
 	mu      sync.RWMutex
-	entries map[uint64]ownerEntry
+	recent  map[uint64]ownerEntry
 	pending map[uint64]*ownerFetch // lookups in flight (one per key)
 	dirty   map[uint64]string      // records whose watch fired: key -> path
 	rev     atomic.Uint64
@@ -56,11 +60,72 @@ func newOwnerTable(sess *zkSession, root string, max int, changed func()) *owner
 		max = DefaultOwnerCacheSize
 	}
 	t := &ownerTable{sess: sess, root: root, prefix: layout.JoinPath(root, layout.SessionDir) + "/", max: max, changed: changed,
-		entries: make(map[uint64]ownerEntry), pending: make(map[uint64]*ownerFetch), dirty: make(map[uint64]string),
+		recent: make(map[uint64]ownerEntry), pending: make(map[uint64]*ownerFetch), dirty: make(map[uint64]string),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	empty := map[uint64]ownerEntry{}
+	t.frozen.Store(&empty)
 	sess.addWatchHook(t.onWatch)
 	go t.work()
 	return t
+}
+
+// mergeEvery bounds how many new entries wait in recent; tables smaller
+// than mergeSmall are rebuilt on every insert.
+const (
+	mergeEvery = 64
+	mergeSmall = 1024
+)
+
+// lookup returns the cached entry for k. Lock-free for entries older than
+// the last merge.
+func (t *ownerTable) lookup(k uint64) (ownerEntry, bool) {
+	if e, ok := (*t.frozen.Load())[k]; ok {
+		return e, true
+	}
+	t.mu.RLock()
+	e, ok := t.recent[k]
+	t.mu.RUnlock()
+	return e, ok
+}
+
+// cached reports whether k is cached; t.mu is held.
+func (t *ownerTable) cached(k uint64) (ownerEntry, bool) {
+	if e, ok := (*t.frozen.Load())[k]; ok {
+		return e, true
+	}
+	e, ok := t.recent[k]
+	return e, ok
+}
+
+// rebuild makes a new frozen map from the old one, recent and edit (which
+// may change or delete entries); t.mu is held.
+func (t *ownerTable) rebuild(edit func(m map[uint64]ownerEntry)) {
+	old := *t.frozen.Load()
+	m := make(map[uint64]ownerEntry, len(old)+len(t.recent))
+	for k, e := range old {
+		m[k] = e
+	}
+	for k, e := range t.recent {
+		m[k] = e
+	}
+	clear(t.recent)
+	if edit != nil {
+		edit(m)
+	}
+	for len(m) > t.max { // forget arbitrary entries beyond the bound
+		for victim := range m {
+			delete(m, victim)
+			break
+		}
+	}
+	t.frozen.Store(&m)
+}
+
+// size returns how many entries are cached.
+func (t *ownerTable) size() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(*t.frozen.Load()) + len(t.recent)
 }
 
 func ownerKey(kind SessionKind, id int) uint64 { return uint64(kind)<<32 | uint64(uint32(id)) }
@@ -68,9 +133,7 @@ func ownerKey(kind SessionKind, id int) uint64 { return uint64(kind)<<32 | uint6
 // Owner implements Owners.
 func (t *ownerTable) Owner(ctx context.Context, kind SessionKind, id int, fetch bool) (int, bool, error) {
 	k := ownerKey(kind, id)
-	t.mu.RLock()
-	e, ok := t.entries[k]
-	t.mu.RUnlock()
+	e, ok := t.lookup(k)
 	if ok || !fetch {
 		return e.owner, e.known, nil
 	}
@@ -111,16 +174,18 @@ func (t *ownerTable) fetch(ctx context.Context, kind SessionKind, id int, k uint
 	}
 }
 
-// store caches e under k, forgetting an arbitrary entry when full. t.mu
-// is held.
+// store caches a newly read e under k. t.mu is held.
 func (t *ownerTable) store(k uint64, e ownerEntry) {
-	if _, had := t.entries[k]; !had && len(t.entries) >= t.max {
-		for victim := range t.entries {
-			delete(t.entries, victim)
-			break
+	if old, had := t.cached(k); had {
+		if old != e {
+			t.rebuild(func(m map[uint64]ownerEntry) { m[k] = e })
 		}
+		return
 	}
-	t.entries[k] = e
+	t.recent[k] = e
+	if len(t.recent) >= mergeEvery || len(*t.frozen.Load()) < mergeSmall || len(*t.frozen.Load())+len(t.recent) > t.max {
+		t.rebuild(nil)
+	}
 }
 
 // get reads a record with a data watch, or arms an existence watch when
@@ -178,8 +243,10 @@ func (t *ownerTable) onWatch(ev zk.Event) {
 	if ev.Type == zk.EventNotWatching {
 		// Session expired (or closing): the watch is gone; read again
 		// when next asked.
-		delete(t.entries, k)
-	} else if _, cached := t.entries[k]; cached {
+		if _, cached := t.cached(k); cached {
+			t.rebuild(func(m map[uint64]ownerEntry) { delete(m, k) })
+		}
+	} else if _, cached := t.cached(k); cached {
 		t.dirty[k] = p
 	}
 	t.mu.Unlock()
@@ -206,11 +273,12 @@ func (t *ownerTable) work() {
 		for k, path := range batch {
 			e, err := t.get(path)
 			t.mu.Lock()
-			old, cached := t.entries[k]
-			if err != nil {
-				delete(t.entries, k) // read again when next asked
-			} else if cached {
-				t.entries[k] = e
+			old, cached := t.cached(k)
+			switch {
+			case cached && err != nil:
+				t.rebuild(func(m map[uint64]ownerEntry) { delete(m, k) }) // read again when next asked
+			case cached && old != e:
+				t.rebuild(func(m map[uint64]ownerEntry) { m[k] = e })
 			}
 			t.mu.Unlock()
 			if cached && (err != nil || old != e) {
@@ -235,7 +303,9 @@ func (t *ownerTable) revision() uint64 { return t.rev.Load() }
 // reset forgets everything (the session expired: its watches are gone).
 func (t *ownerTable) reset() {
 	t.mu.Lock()
-	clear(t.entries)
+	clear(t.recent)
 	clear(t.dirty)
+	empty := map[uint64]ownerEntry{}
+	t.frozen.Store(&empty)
 	t.mu.Unlock()
 }

@@ -148,11 +148,7 @@ func TestSessionHAOwnerCacheBound(t *testing.T) {
 			}
 		}
 	}
-	ot := r.Snapshot().owners.(*ownerTable)
-	ot.mu.RLock()
-	n := len(ot.entries)
-	ot.mu.RUnlock()
-	if n > 5 {
+	if n := r.Snapshot().owners.(*ownerTable).size(); n > 5 {
 		t.Fatalf("owner cache holds %d entries, bound 5", n)
 	}
 }

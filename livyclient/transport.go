@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/livyha/livyha/discovery"
@@ -157,6 +159,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				tried = make(map[string]bool)
 			}
 			tried[hostPort(base)] = true
+			// A refused connection or a 503 says the view may be stale (the
+			// active died, or a passive knows no leader): a source that
+			// learns the leader only by asking, such as a static list,
+			// looks again. Refresh is coalesced, so once per failed attempt
+			// is cheap.
+			if pin == nil && (herr == nil || unreachable(herr)) {
+				t.cluster.hint()
+			}
 		}
 		// Decide whether this failure may be retried.
 		switch {
@@ -393,4 +403,11 @@ func drain(resp *http.Response) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}
+}
+
+// unreachable reports whether err says the server could not be reached at
+// all: a refused connection or another failed dial.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
 }
