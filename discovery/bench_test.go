@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -155,4 +156,50 @@ func BenchmarkOwnerSessionHAParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkActivePerSource measures a warm Active() for each ZooKeeper
+// layout (target: ≤100 ns, 0 allocs for every source).
+func BenchmarkActivePerSource(b *testing.B) {
+	zkc := zktest.Shared(b)
+	raw := rawConn(b, zkc.ConnectString())
+	root := testRoot(b)
+	pr189, _ := layout.PR189URIData("http://127.0.0.31:8998")
+	svc, _ := layout.PR276ServiceData(layout.PR276Service{Host: "127.0.0.41", Port: 8998, UUID: "3d7e0a5e-8c1b-4d5c-9a53-0c2a6f1d2b11"})
+	mkTree(b, raw, [][2]string{
+		{root, ""},
+		{root + "/livy_ha", ""}, {root + "/livy_ha/leader", ""}, {root + "/livy_ha/leader/_c_1b6d-latch-0000000000", "livy1"},
+		{root + "/server.uri", string(pr189)},
+		{root + "/services", ""}, {root + "/services/127.0.0.41:8998", string(svc)},
+		{root + "/hs2", ""}, {root + "/hs2/serverUri=h:10000;version=3;sequence=0000000001", "h:10000"},
+	})
+	zk := "zk://" + zkc.ConnectString() + root
+	for _, c := range []struct{ name, target string }{
+		{"pr212", zk + "?layout=pr212&namespace=livy_ha&ids=livy1,livy2&hosts=127.0.0.21,127.0.0.22"},
+		{"pr189", zk + "?layout=pr189&path=/server.uri"},
+		{"pr276", zk + "?layout=pr276&path=/services"},
+		{"hive", zk + "?layout=hive&namespace=hs2"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r, err := NewResolver(c.target)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			ctx := context.Background()
+			if _, err := r.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.Active(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := r.Active(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
