@@ -39,5 +39,9 @@ bench-failover: deps build
 	@for i in 1 2 3 4 5; do $(GO) run ./examples/failover --sim $(BIN)/livy-sim --find $(BIN)/livy-find 2>/dev/null | grep summary; done
 
 fuzz:
-	for f in FuzzParseServerData FuzzParseServerNodeName FuzzParseConnectString FuzzLatch FuzzParseHiveNode FuzzParseServiceRecord; do \
+	for f in FuzzParseConnectString FuzzParseTarget; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s ./discovery/ || exit 1; done
+	for f in FuzzParseServerData FuzzParseServerNodeName FuzzLatch FuzzParseHiveNode FuzzParseServiceRecord \
+		FuzzParseLivyConf FuzzParsePR212Participant FuzzPR212ConfigFrom FuzzParsePR189URI FuzzParsePR276Service \
+		FuzzParseSessionNodeName FuzzParseSessionOwner; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s ./discovery/layout/ || exit 1; done

@@ -61,3 +61,37 @@ func ExampleRegister() {
 	}
 	defer reg.Close() // deletes the nodes at once: clients fail over immediately
 }
+
+// One target string selects the source: here a PR #212 cluster described
+// in the target itself, and a static list.
+func ExampleParseTarget() {
+	t, err := discovery.ParseTarget("zk://zk1:2181,zk2:2181/apps?layout=pr212&ids=livy1,livy2&hosts=h1,h2")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(t.Kind, t.Layout, t.ZK.Servers, t.ZK.Chroot, t.IDs, t.Hosts)
+	t, _ = discovery.ParseTarget("static://livy1,livy2:9000?scheme=https")
+	fmt.Println(t.Kind, t.Endpoints)
+	_, err = discovery.ParseTarget("zk://zk1?layout=pr276&mode=multi-active")
+	fmt.Println(err)
+	// Output:
+	// zk pr212 [zk1:2181 zk2:2181] /apps [livy1 livy2] [h1 h2]
+	// static [https://livy1:8998 https://livy2:9000]
+	// discovery: bad target "zk://zk1?layout=pr276&mode=multi-active": parameter mode does not apply here (allowed: layout, path, scheme)
+}
+
+// A PR #212 cluster: the Curator latch in ZooKeeper, the hosts in livy.conf.
+func ExampleNewResolver_livyConf() {
+	r, err := discovery.NewResolver("livy-conf:///etc/livy/conf/livy.conf")
+	if err != nil {
+		log.Fatal(err) // a livy.conf that does not describe PR #212 HA says which key is wrong
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := r.Active(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(srv.Name, srv.URL) // the participant id and its host from livy.conf
+}
