@@ -26,6 +26,7 @@ type Resolver struct {
 	mu       sync.Mutex // serialises publish
 	rebuilds atomic.Uint64
 	lastErr  atomic.Pointer[error]
+	errSeen  atomic.Pointer[chan struct{}] // closed (and replaced) on each reported error
 	closed   atomic.Bool
 
 	done      chan struct{} // closed by Close
@@ -76,6 +77,8 @@ func start(src Source, cfg config) *Resolver {
 		mode = m.mode()
 	}
 	r.snap.Store(emptySnapshot(mode))
+	ch := make(chan struct{})
+	r.errSeen.Store(&ch)
 	src.Start(publisher{r})
 	return r
 }
@@ -88,6 +91,8 @@ func (p publisher) Publish(st State) { p.r.publish(buildSnapshot(st)) }
 func (p publisher) ReportError(err error) {
 	if err != nil {
 		p.r.lastErr.Store(&err)
+		next := make(chan struct{})
+		close(*p.r.errSeen.Swap(&next))
 		p.r.log.Warn("discovery: source failed; will retry", "err", err)
 	}
 }
@@ -155,10 +160,12 @@ func (r *Resolver) Wait(ctx context.Context) (*Snapshot, error) {
 		if s.ready {
 			return s, nil
 		}
+		errSeen := *r.errSeen.Load()
 		if p := r.lastErr.Load(); p != nil && errors.Is(*p, ErrNotAuthenticated) {
 			return nil, *p
 		}
 		select {
+		case <-errSeen:
 		case <-s.changed:
 		case <-r.done:
 			return nil, ErrClosed
