@@ -108,7 +108,9 @@ func BenchmarkZKRequestsPer10kLookups(b *testing.B) {
 
 // BenchmarkOwnerSessionHA measures a warm SessionHA Owner() lookup of a
 // session whose ownership record is cached.
-func BenchmarkOwnerSessionHA(b *testing.B) {
+// sessionHABench returns a SessionHA resolver whose record for batch
+// 1010000001 (owner 7, not the prefix's 101) is cached.
+func sessionHABench(b *testing.B) *Resolver {
 	zkc := zktest.Shared(b)
 	root := testRoot(b)
 	for _, id := range []int{101, 7} {
@@ -118,10 +120,15 @@ func BenchmarkOwnerSessionHA(b *testing.B) {
 	mkOwner(b, raw, root, "batch", 1010000001, 7)
 	r := resolver(b, zkc.ConnectString(), root, WithMode(SessionHA))
 	waitFor(b, r, 10*time.Second, "2 servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
-	ctx := context.Background()
-	if s, err := r.Owner(ctx, Batch, 1010000001); err != nil || s.ID != 7 {
+	if s, err := r.Owner(context.Background(), Batch, 1010000001); err != nil || s.ID != 7 {
 		b.Fatal(s, err)
 	}
+	return r
+}
+
+func BenchmarkOwnerSessionHA(b *testing.B) {
+	r := sessionHABench(b)
+	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -133,19 +140,8 @@ func BenchmarkOwnerSessionHA(b *testing.B) {
 
 // BenchmarkOwnerSessionHAParallel: warm SessionHA lookups from all cores.
 func BenchmarkOwnerSessionHAParallel(b *testing.B) {
-	zkc := zktest.Shared(b)
-	root := testRoot(b)
-	for _, id := range []int{101, 7} {
-		register(b, zkc.ConnectString(), root, id, false)
-	}
-	raw := rawConn(b, zkc.ConnectString())
-	mkOwner(b, raw, root, "batch", 1010000001, 7)
-	r := resolver(b, zkc.ConnectString(), root, WithMode(SessionHA))
-	waitFor(b, r, 10*time.Second, "2 servers", func(s *Snapshot) bool { return len(s.Servers) == 2 })
+	r := sessionHABench(b)
 	ctx := context.Background()
-	if s, err := r.Owner(ctx, Batch, 1010000001); err != nil || s.ID != 7 {
-		b.Fatal(s, err)
-	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"errors"
+	"os"
 	"testing"
 )
 
@@ -30,25 +31,10 @@ func TestHiveRecordDefaults(t *testing.T) {
 // A record as HS2ActivePassiveHARegistry writes it (Hadoop ServiceRecord,
 // Jackson): internal endpoint built from hive.server2.instance.uri,
 // configuration as top-level attributes.
-const activeRecord = `{
-  "type" : "JSONServiceRecord",
-  "external" : [ ],
-  "internal" : [ {
-    "api" : "activeEndpoint",
-    "addressType" : "host/port",
-    "protocolType" : "hadoop/IPC",
-    "addresses" : [ {
-      "host" : "hs2-1.example",
-      "port" : "10000"
-    } ]
-  } ],
-  "hive.server2.thrift.sasl.qop" : "auth",
-  "hive.server2.transport.mode" : "binary",
-  "hive.server2.authentication" : "NONE",
-  "registry.unique.id" : "3d7e0a5e-8c1b-4d5c-9a53-0c2a6f1d2b11",
-  "hive.server2.webui.port" : "10002",
-  "hive.server2.thrift.port" : "10000",
-  "hive.server2.use.SSL" : "false",
-  "hive.server2.thrift.bind.host" : "hs2-1.example",
-  "hive.server2.instance.uri" : "hs2-1.example:10000"
-}`
+var activeRecord = func() string {
+	b, err := os.ReadFile("layout/testdata/hs2-active-record.json")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
 	"github.com/livyha/livyha/livytest"
@@ -114,22 +114,6 @@ func staticCtx(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// staticLeaks fails the test if goroutines started during it are still
-// alive after its cleanups ran (registered first, so it runs last).
-func staticLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
-
 // staticAwait waits, following snapshot changes, until cond holds.
 func staticAwait(t *testing.T, r *discovery.Resolver, d time.Duration, what string, cond func(*discovery.Snapshot) bool) *discovery.Snapshot {
 	t.Helper()
@@ -158,7 +142,7 @@ func awaitProbe(t *testing.T, s *staticLivy, what string) {
 // no probes; Refresh calls made while a round is in flight coalesce into
 // one more round.
 func TestStaticPassiveListedFirst(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	active := newStaticLivy(t, answerActive)
 	passive := newStaticLivy(t, answerPassive(active.URL))
 	r := staticResolver(t, passive.hp(), active.hp())
@@ -234,7 +218,7 @@ func TestStaticPassiveListedFirst(t *testing.T) {
 // becomes a member (the passives will redirect clients there) and the
 // leader, since it answers its own probe.
 func TestStaticLearnsActiveOutsideList(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	active := newStaticLivy(t, answerActive)
 	passive := newStaticLivy(t, answerPassive(active.URL))
 	failing := newStaticLivy(t, answerStatus(http.StatusInternalServerError))
@@ -272,7 +256,7 @@ func TestStaticLearnsActiveOutsideList(t *testing.T) {
 // downgrade) are Problems, their servers never become members, and the
 // credentials in them are not repeated.
 func TestStaticUntrustedLocation(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	active := newStaticLivy(t, answerActive)
 	ftp := newStaticLivy(t, answerLocation("ftp://evil.example:21/version"))
 	userinfo := newStaticLivy(t, answerLocation("http://admin:s3cret@evil.example:8998/version"))
@@ -343,7 +327,7 @@ func TestStaticUntrustedLocation(t *testing.T) {
 // the source keeps probing on its backoff timer (no Refresh needed) until
 // a leader appears.
 func TestStaticNoLeader(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	closed := closedPort(t)
 	failing := newStaticLivy(t, answerStatus(http.StatusInternalServerError))
 	r := staticResolver(t, closed, failing.hp())
@@ -380,7 +364,7 @@ func TestStaticNoLeader(t *testing.T) {
 // it is the active one (PR #212 passives authenticate first): a passive's
 // vote outranks it, and it leads only as a last resort.
 func TestStaticAuthAnswerRule(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	active := newStaticLivy(t, answerActive)
 	auth := newStaticLivy(t, answerStatus(http.StatusUnauthorized))
 	passive := newStaticLivy(t, answerPassive(active.URL))
@@ -408,7 +392,7 @@ func TestStaticAuthAnswerRule(t *testing.T) {
 // When the leader's probe fails, the source picks another server and then
 // probes again by itself, on its timer, to confirm the new view.
 func TestStaticLeaderProbeFails(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	first := newStaticLivy(t, answerActive)
 	second := newStaticLivy(t, answerActive)
 	r := staticResolver(t, first.hp(), second.hp())
@@ -430,7 +414,7 @@ func TestStaticLeaderProbeFails(t *testing.T) {
 // flight at once rather than at their timeout. The caller's client is not
 // modified.
 func TestStaticWaitAndClose(t *testing.T) {
-	staticLeaks(t)
+	testutil.NoLeaks(t)
 	release := make(chan struct{})
 	hung := newStaticLivy(t, func(w http.ResponseWriter, r *http.Request) {
 		select {

@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/livyha/livyha/discovery/layout"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -32,21 +33,8 @@ func testRoot(t testing.TB) string {
 	return fmt.Sprintf("/t%d-%s", rootSeq.Add(1), strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()))
 }
 
-// noLeaks fails the test if goroutines started during it are still alive
-// after its cleanups ran.
-func noLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
+// noLeaks fails the test if goroutines started during it outlive it.
+func noLeaks(t *testing.T) { testutil.NoLeaks(t) }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

@@ -2,8 +2,8 @@ package layout
 
 import (
 	"errors"
+	"os"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -134,25 +134,6 @@ func TestHiveRecordDataAndPrefix(t *testing.T) {
 			t.Errorf("HiveRecordData(%+v) = %v; want ErrBadRecord", b, err)
 		}
 	}
-}
-
-// gohiveNames emulates gohive v1's parseHiveServer2Info: it reads only the
-// node names, "serverUri=<host>:<port>;..." with exactly one ':' in
-// host:port.
-func gohiveNames(kids []string) []string {
-	var out []string
-	for _, k := range kids {
-		i := strings.IndexByte(k, ';')
-		if i <= 0 {
-			continue
-		}
-		parts := strings.Split(k[:i], "=")
-		if len(parts) != 2 || parts[0] != "serverUri" || len(strings.Split(parts[1], ":")) != 2 {
-			continue
-		}
-		out = append(out, parts[1])
-	}
-	return out
 }
 
 func TestParseServiceRecord(t *testing.T) {
@@ -297,25 +278,12 @@ func FuzzParseServiceRecord(f *testing.F) {
 	})
 }
 
-const activeRecord = `{
-  "type" : "JSONServiceRecord",
-  "external" : [ ],
-  "internal" : [ {
-    "api" : "activeEndpoint",
-    "addressType" : "host/port",
-    "protocolType" : "hadoop/IPC",
-    "addresses" : [ {
-      "host" : "hs2-1.example",
-      "port" : "10000"
-    } ]
-  } ],
-  "hive.server2.thrift.sasl.qop" : "auth",
-  "hive.server2.transport.mode" : "binary",
-  "hive.server2.authentication" : "NONE",
-  "registry.unique.id" : "3d7e0a5e-8c1b-4d5c-9a53-0c2a6f1d2b11",
-  "hive.server2.webui.port" : "10002",
-  "hive.server2.thrift.port" : "10000",
-  "hive.server2.use.SSL" : "false",
-  "hive.server2.thrift.bind.host" : "hs2-1.example",
-  "hive.server2.instance.uri" : "hs2-1.example:10000"
-}`
+// activeRecord is an active HiveServer2's ServiceRecord as
+// HS2ActivePassiveHARegistry writes it (shared with discovery's tests).
+var activeRecord = func() string {
+	b, err := os.ReadFile("testdata/hs2-active-record.json")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
