@@ -101,7 +101,6 @@ type zkSource struct {
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
-	events chan watchEvent
 
 	sessionID int64
 	specs     []*specState
@@ -113,6 +112,13 @@ type zkSource struct {
 	onExpiry  []func()      // run when the session expired
 	hint      string        // what else is in ZooKeeper, when this layout finds nothing
 	hinted    time.Time     // when hint was computed
+
+	// Data watches on children arrive through the session's event
+	// callback (go-zookeeper sends every watch event there too), queued
+	// here: no goroutine per watched node.
+	evMu    sync.Mutex
+	evQueue []watchEvent
+	evWake  chan struct{}
 }
 
 func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) {
@@ -122,7 +128,7 @@ func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) 
 	}
 	s := &zkSource{sess: sess, lay: lay, cs: cs, log: cfg.log,
 		poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		bump: make(chan struct{}, 1), events: make(chan watchEvent, 16)}
+		bump: make(chan struct{}, 1), evWake: make(chan struct{}, 1)}
 	for _, sp := range lay.specs() {
 		s.specs = append(s.specs, &specState{spec: sp, cache: make(map[string]dirEntry), watched: make(map[string]bool)})
 	}
@@ -130,7 +136,40 @@ func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) 
 		sess.Close()
 		return nil, fmt.Errorf("discovery: layout %s watches %d places (want 1 or 2)", lay.name(), len(s.specs))
 	}
+	sess.addWatchHook(s.onWatch)
 	return s, nil
+}
+
+// onWatch runs on go-zookeeper's receive goroutine: it queues watch events
+// on the children of specDir places (the places' own watches are read from
+// their channels, which the consistency check needs).
+func (s *zkSource) onWatch(ev zk.Event) {
+	p := s.sess.rel(ev.Path)
+	mine := false
+	for _, sp := range s.specs {
+		if sp.spec.kind == specDir && strings.HasPrefix(p, sp.spec.path+"/") {
+			mine = true
+		}
+	}
+	if !mine {
+		return
+	}
+	s.evMu.Lock()
+	s.evQueue = append(s.evQueue, watchEvent{ev, s.sess.SessionID()})
+	s.evMu.Unlock()
+	select {
+	case s.evWake <- struct{}{}:
+	default:
+	}
+}
+
+// takeEvents returns the queued child watch events.
+func (s *zkSource) takeEvents() []watchEvent {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	q := s.evQueue
+	s.evQueue = nil
+	return q
 }
 
 func (s *zkSource) mode() Mode        { return s.lay.mode() }
@@ -321,8 +360,10 @@ func (s *zkSource) run() {
 					wait(reconnectSettle)
 				}
 			}
-		case ev := <-s.events:
-			s.handle(ev)
+		case <-s.evWake:
+			for _, ev := range s.takeEvents() {
+				s.handle(ev)
+			}
 			dirty = true
 		case ev, ok := <-w0:
 			s.specs[0].w = nil
@@ -388,13 +429,8 @@ func (s *zkSource) fired() bool {
 // drain handles watch events that are already queued, so one refresh
 // covers them all.
 func (s *zkSource) drain() {
-	for {
-		select {
-		case ev := <-s.events:
-			s.handle(ev)
-		default:
-			return
-		}
+	for _, ev := range s.takeEvents() {
+		s.handle(ev)
 	}
 }
 
@@ -597,11 +633,12 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 				if sp.watched[name] {
 					data, _, err = s.sess.Get(p)
 				} else {
-					var w <-chan zk.Event
-					data, w, err = s.sess.GetW(p)
+					// The watch's event comes through onWatch; its
+					// channel (buffered, closed after one event) is
+					// left unread.
+					data, _, err = s.sess.GetW(p)
 					if err == nil {
 						sp.watched[name] = true
-						forward(w, s.sessionID, s.events, s.stop)
 					}
 				}
 				if errors.Is(err, zk.ErrNoNode) {

@@ -1,0 +1,46 @@
+package discovery
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/livyha/livyha/internal/zktest"
+)
+
+// Watched records cost no goroutine each: their watch events come through
+// the session's event callback. 300 records (half garbage) add a bounded
+// number of goroutines, and a change to one is still seen.
+func TestWatchesCostNoGoroutinePerRecord(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	raw := rawConn(t, zkc.ConnectString())
+	mkTree(t, raw, [][2]string{{root, ""}, {root + "/servers", ""}})
+	for i := 0; i < 300; i++ {
+		data := fmt.Sprintf("livy.server.id=%d;livy.server.url=http://127.0.0.1:%d", i, 20000+i)
+		if i%2 == 1 {
+			data = "garbage"
+		}
+		name := fmt.Sprintf("%s/servers/serverUri=127.0.0.1:%d;version=1;sequence=%010d", root, 20000+i, i)
+		if _, err := raw.Create(name, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := runtime.NumGoroutine()
+	start := time.Now()
+	r := resolver(t, zkc.ConnectString(), root, WithMode(MultiActive))
+	waitFor(t, r, 20*time.Second, "150 servers", func(s *Snapshot) bool { return len(s.Servers) == 150 && len(s.Problems) == 150 })
+	t.Logf("first snapshot of 300 records in %v", time.Since(start).Round(time.Millisecond))
+	if d := runtime.NumGoroutine() - before; d > 20 {
+		t.Fatalf("a resolver watching 300 records added %d goroutines", d)
+	}
+	// A record's data changes (its watch fires): seen.
+	name := fmt.Sprintf("%s/servers/serverUri=127.0.0.1:%d;version=1;sequence=%010d", root, 20001, 1)
+	if _, err := raw.Set(name, []byte("livy.server.id=1;livy.server.url=http://127.0.0.1:20001"), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, r, 10*time.Second, "151 servers", func(s *Snapshot) bool { return len(s.Servers) == 151 })
+}
