@@ -91,16 +91,16 @@ type specState struct {
 
 // zkSource is a Source over one ZooKeeper layout.
 type zkSource struct {
-	sess   *zkSession
-	lay    zkLayout
-	cs     ConnectString
-	log    *slog.Logger
-	extra  func(State) State // post-processing (diagnostics, owners)
-	pub    Publisher
-	poke   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	sess  *zkSession
+	lay   zkLayout
+	cs    ConnectString
+	log   *slog.Logger
+	extra func(State) State // post-processing (diagnostics, owners)
+	pub   Publisher
+	poke  chan struct{}
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 
 	sessionID int64
 	specs     []*specState
