@@ -27,6 +27,27 @@
 //   - discovery.MultiActive (LIVY-698): every server serves; session ids
 //     are <server id>*10_000_000 + counter and a request for a session id
 //     of another server gets 307 to its owner. Names are per server.
+//   - discovery.SessionHA (LIVY-698 with session HA): as MultiActive, and
+//     the owner of each session is recorded at <root>/session/<kind>/<id>
+//     (discovery/layout/session.go; data: the owner's id), written before
+//     the create answers and deleted with the session. Servers join the
+//     leader latch; the leader, on each change of its resolver's snapshot,
+//     hands the sessions whose recorded owner is no longer registered to
+//     the live server with the fewest sessions (itself included), by a
+//     version-checked rewrite of the record, and the new owner recovers
+//     them from the state store. Every session-scoped request reads the
+//     record (one ZooKeeper read; a watch only while it waits for a
+//     reassignment): recorded owner → served here or 307 there; no record
+//     → the id prefix decides as in MultiActive; no record and no server
+//     of that prefix → 404 "Session '<id>' not found.", Livy's answer for
+//     an unknown id; a recorded owner that is not registered → the request
+//     waits up to 500ms for the leader to move it, then 503. Names stay per
+//     server and move with their sessions.
+//   - discovery.ActiveActive (the "Multi node HA for batch sessions"
+//     design; servers registered as PR #276 registers them, here in the
+//     canonical layout): no latch, no redirect; every server serves every
+//     session from the shared state store (below). Ids come from the
+//     store's shared counter; names are unique cluster-wide.
 //
 // # Recovery, and what a server knows
 //
@@ -43,7 +64,8 @@
 // against memory, so a session another server committed after this one
 // recovered — a deposed active in a split brain — is invisible to it,
 // name included, until the next takeover. Apart from the id counter, a
-// server reads the store only during recovery.
+// server reads the store only during recovery (and, with session HA, when
+// it takes over a reassigned session).
 //
 // By default a server re-checks, just before committing a mutation, that
 // it is still the active one, and redirects if it lost leadership since
@@ -54,6 +76,38 @@
 // Config.AbortBeforeCommit and Config.AbortAfterCommit simulate a crash on
 // either side of a create's commit (and the former can stall a request
 // before its commit).
+//
+// A session-HA server recovers at start the sessions recorded for it (or,
+// without a record, of its prefix), and later each session the leader
+// moves to it, with the same recovery rules as of the moment it takes the
+// session over: a batch that died before then is gone, an interactive
+// session whose driver was not up yet is recovered as dead. Fenced, it
+// re-checks the record under its lock before mutating an existing
+// session (it forgets the session and redirects if the record moved: it
+// may have been deregistered for a while without noticing), and once it
+// is closing it answers mutations 503 instead of committing what the new
+// owner, having recovered already, would never see.
+//
+// An active-active server has no memory authority at all: every request
+// reads the store (after a ZooKeeper sync, so that a session another
+// server committed is seen by the next request anywhere), and every
+// mutation is a version-checked write that is re-applied to the new
+// record when another server changed it first. Compared with the design
+// it models, that is kinder in three ways: the design accepts "a small
+// delay to propagate the session information to all Livy nodes" (its
+// prototype, cloudera/livy PR #222, keeps a Curator path cache per node),
+// livytest has none; the design covers batch sessions only, livytest
+// serves interactive sessions the same way; and names are unique
+// cluster-wide through a name index of livytest's own
+// (<StatePrefix>/v1/<type>-name/<base64url(name)>, created after the
+// session record and released after it), where Livy checks names only
+// against one server's memory. Having no memory also makes two things
+// differ from Livy: stricter, a batch created without "file" is forgotten
+// at once (Livy keeps such a rejected session registered in the memory of
+// the server that took it); and a dead batch stays in the store, listed
+// everywhere with state dead, until it is deleted (Livy's server removes
+// a failed batch from its store and keeps it in memory only). Every read
+// costs ZooKeeper round trips (a list reads every record).
 //
 // # Simulated time
 //
@@ -68,7 +122,9 @@
 // "res0: Int = 2" for spark), fails code containing "raise" or "throw" with
 // Livy's error output shape, and echoes anything else.
 //
-// Recovery reproduces what Livy's recovery loses: batches that died before
+// Recovery (at a takeover, at start, and when a session-HA server takes
+// over a reassigned session) reproduces what Livy's recovery loses:
+// batches that died before
 // the server became active and batches rejected for lacking a file are
 // gone, and an interactive session whose driver was not up yet is
 // recovered as dead (and removed from the store, as Livy removes dead

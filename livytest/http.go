@@ -248,7 +248,7 @@ func (c *call) sessions(typ string, segs []string) {
 	if !c.allow(allowed...) {
 		return
 	}
-	if c.redirectToOwner(id) {
+	if c.redirectToOwner(typ, id) {
 		return
 	}
 	handle()
@@ -276,8 +276,9 @@ func (c *call) redirectToLeader() bool {
 // redirectToOwner answers 307 (or 503) in multi-active mode when the
 // session id belongs to another server, and reports whether it answered.
 // Names are per server, as in Livy: a name is looked up only among this
-// server's own sessions, never redirected.
-func (c *call) redirectToOwner(idOrName string) bool {
+// server's own sessions, never redirected. Session-HA mode asks the
+// ownership record first (redirectToRecordedOwner).
+func (c *call) redirectToOwner(typ, idOrName string) bool {
 	s := c.s
 	if !s.st.multi || !allDigits(idOrName) {
 		return false
@@ -285,6 +286,9 @@ func (c *call) redirectToOwner(idOrName string) bool {
 	id, ok := javaParseInt(idOrName)
 	if !ok {
 		return false // the handler answers 400
+	}
+	if s.sessHA {
+		return c.redirectToRecordedOwner(typ, idOrName, id)
 	}
 	owner := id / discovery.SessionIDBlock
 	if owner == s.cfg.ID {
@@ -312,13 +316,20 @@ func (c *call) redirectOr(pick func(*discovery.Snapshot) (discovery.Server, bool
 		return true
 	}
 	if !ok {
-		c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
+		c.noActive()
 		return false
 	}
+	c.redirectTo(srv, bodyPrefix)
+	return false
+}
+
+// redirectTo answers 307 to the same path and query on srv, with the body
+// bodyPrefix + the new URL (as PR #212's standby filter words it).
+func (c *call) redirectTo(srv discovery.Server, bodyPrefix string) {
 	u, err := url.Parse(srv.URL)
 	if err != nil {
-		c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
-		return false
+		c.noActive()
+		return
 	}
 	uri := c.r.RequestURI
 	if !strings.HasPrefix(uri, "/") {
@@ -327,7 +338,12 @@ func (c *call) redirectOr(pick func(*discovery.Snapshot) (discovery.Server, bool
 	loc := u.Scheme + "://" + u.Host + uri
 	c.w.Header().Set("Location", loc)
 	c.text(http.StatusTemporaryRedirect, bodyPrefix+loc)
-	return false
+}
+
+// noActive is the 503 of a server that knows no server to send the
+// request to.
+func (c *call) noActive() {
+	c.json(http.StatusServiceUnavailable, msgBody{Msg: "no active Livy server"})
 }
 
 // awaitServer waits up to redirectWait for pick to find a server in the
@@ -365,24 +381,41 @@ func (s *Server) awaitServer(ctx context.Context, pick func(*discovery.Snapshot)
 }
 
 // lockForWrite takes s.mu for a mutation and reports whether the caller
-// holds it (and must unlock it); when it reports false it has answered.
+// holds it (and must call unlock); when it reports false it has answered.
 //
 // Fenced (the default, see Config.Unfenced), an active-passive server
 // re-checks under s.mu that it is still the active one, and one that lost
 // leadership since the request came in redirects instead of writing —
 // without holding s.mu while it waits, so that recovery can proceed.
-// Unfenced, a deposed server writes anyway, as Livy does.
-func (c *call) lockForWrite() bool {
+// Unfenced, a deposed server writes anyway, as Livy does. A fenced
+// session-HA server that is closing answers 503: once it has deregistered,
+// the leader may hand its sessions to a server that recovers them from the
+// store, and a commit after that would be lost. Active-active mutations
+// take no lock: they are version-checked writes to the shared store.
+func (c *call) lockForWrite() (unlock func(), ok bool) {
 	s := c.s
-	fenced := !s.cfg.Unfenced && s.reg != nil && s.cfg.Mode == discovery.ActivePassive
+	if s.shared {
+		return func() {}, true
+	}
+	fenced := !s.cfg.Unfenced && s.reg != nil
 	for {
 		s.mu.Lock()
-		if !fenced || s.serving() {
-			return true
+		switch {
+		case !fenced || s.cfg.Mode == discovery.MultiActive:
+			return s.mu.Unlock, true
+		case s.cfg.Mode == discovery.SessionHA:
+			if !s.closed.Load() {
+				return s.mu.Unlock, true
+			}
+			s.mu.Unlock()
+			c.noActive()
+			return nil, false
+		case s.serving():
+			return s.mu.Unlock, true
 		}
 		s.mu.Unlock()
 		if !c.redirectToLeader() {
-			return false
+			return nil, false
 		}
 		// Active again meanwhile: check again under the lock.
 	}

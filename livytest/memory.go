@@ -81,6 +81,17 @@ func (m *memory) replace(recs map[string]map[int]record) {
 
 var errSuperseded = errors.New("leadership changed during recovery")
 
+// ownsAtRecovery reports whether recovery should take session id of typ:
+// with session HA the one its ownership record names (else the id prefix
+// decides), otherwise see owns.
+func (s *Server) ownsAtRecovery(typ string, id int) (bool, error) {
+	if !s.sessHA {
+		return s.owns(id), nil
+	}
+	owner, _, err := s.ownerOf(typ, id)
+	return owner == s.cfg.ID, err
+}
+
 // recoverStore is Livy's recovery: it reads every session record of the
 // state store this server owns, applies recovered(), and returns what the
 // server then knows. An interactive session recovered as dead is removed
@@ -98,7 +109,11 @@ func (s *Server) recoverStore() (map[string]map[int]record, error) {
 		}
 		known := make(map[int]record)
 		for _, id := range ids {
-			if !s.owns(id) {
+			owned, err := s.ownsAtRecovery(typ, id)
+			if err != nil {
+				return nil, err
+			}
+			if !owned {
 				continue
 			}
 			r, err := s.load(typ, id)

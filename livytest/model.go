@@ -23,6 +23,10 @@ type simMeta struct {
 	Server      int    `json:"server"`      // id of the server that created it
 	Incarnation string `json:"incarnation"` // random id of that server process
 	StepNS      int64  `json:"stepNs"`      // Config.Step of that server
+
+	// zver is the store version the record was read at (active-active
+	// mode writes back with it, so that a concurrent change is not lost).
+	zver int32
 }
 
 // step is the record's progression step (the creating server's Step), so

@@ -42,7 +42,9 @@ type Config struct {
 	ID int
 	// Addr is the listen address (default "127.0.0.1:0").
 	Addr string
-	// Mode is discovery.ActivePassive (default) or discovery.MultiActive.
+	// Mode is discovery.ActivePassive (default), discovery.MultiActive,
+	// discovery.SessionHA or discovery.ActiveActive (see the package
+	// documentation). It matters only with ZK.
 	Mode discovery.Mode
 	// SessionTimeout is the ZooKeeper session timeout (default 2s).
 	SessionTimeout time.Duration
@@ -71,14 +73,19 @@ type Config struct {
 	Logger *slog.Logger
 	// OnLeadership, if set, is called (from a discovery goroutine; it must
 	// not block) each time the server wins (true) or loses (false) the
-	// leader latch in active-passive mode. Having won, it serves REST
-	// requests once it has recovered the state store (see Server.IsActive).
+	// leader latch: in active-passive mode, where having won it serves
+	// REST requests once it has recovered the state store (see
+	// Server.IsActive), and in session-HA mode, where the leader serves as
+	// every server does and also reassigns the sessions of servers that
+	// died.
 	OnLeadership func(active bool)
 
 	// Unfenced removes a safety net real Livy does not have. By default
 	// (false) a server re-checks, just before each mutation (create,
 	// statement, cancel, delete), that it is still the active one, and
-	// redirects instead if it lost leadership since the request came in.
+	// redirects instead if it lost leadership since the request came in
+	// (in session-HA mode: that it is not closing and, for an existing
+	// session, that the ownership record still names it).
 	// That default is KINDER THAN LIVY: PR #212 has no such fence, so a
 	// deposed active that has not noticed yet (GC pause, partition, a
 	// request already in flight) still creates jobs, which the new active
@@ -126,6 +133,12 @@ type Server struct {
 	res         *discovery.Resolver  // nil when standalone
 	hs          *http.Server
 	serveDone   chan struct{}
+
+	// sessHA: session-HA mode over ZooKeeper (ownership records, see
+	// ownership.go); shared: active-active mode over ZooKeeper (the store
+	// is the only authority, see shared.go). Both false when standalone.
+	sessHA, shared bool
+	own            ownership
 
 	activeSince atomic.Int64 // Unix ms when the server last became active
 
@@ -183,10 +196,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Step <= 0 {
 		cfg.Step = 50 * time.Millisecond
 	}
-	if cfg.Mode != discovery.ActivePassive && cfg.Mode != discovery.MultiActive {
+	switch cfg.Mode {
+	case discovery.ActivePassive, discovery.MultiActive, discovery.SessionHA, discovery.ActiveActive:
+	default:
 		return nil, fmt.Errorf("livytest: unknown mode %v", cfg.Mode)
 	}
-	if cfg.ID < 0 || (cfg.Mode == discovery.MultiActive && cfg.ID > (1<<31-1)/discovery.SessionIDBlock) {
+	// LIVY-698 ids (multi-active, session HA) carry the server id.
+	prefixed := cfg.Mode == discovery.MultiActive || cfg.Mode == discovery.SessionHA
+	if cfg.ID < 0 || (prefixed && cfg.ID > (1<<31-1)/discovery.SessionIDBlock) {
 		return nil, fmt.Errorf("livytest: bad server id %d", cfg.ID)
 	}
 	logger := cfg.Logger
@@ -200,8 +217,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		incarnation: newIncarnation(),
 		serveDone:   make(chan struct{}),
 		quit:        make(chan struct{}),
-		st: &store{base: base + "/v1", id: cfg.ID,
-			multi: cfg.ZK != "" && cfg.Mode == discovery.MultiActive},
+		st:          &store{base: base + "/v1", id: cfg.ID, multi: cfg.ZK != "" && prefixed},
+		sessHA:      cfg.ZK != "" && cfg.Mode == discovery.SessionHA,
+		shared:      cfg.ZK != "" && cfg.Mode == discovery.ActiveActive,
+		own:         ownership{wake: make(chan struct{}, 1), watched: make(map[string]bool)},
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -247,15 +266,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.res = res
 		cleanup = append(cleanup, func() { _ = res.Close() })
-		if cfg.Mode == discovery.MultiActive {
+		switch cfg.Mode {
+		case discovery.MultiActive, discovery.SessionHA:
 			// Every server is active: recover before serving, as Livy
-			// does at start (LIVY-698 servers each own their sessions).
+			// does at start (LIVY-698 servers each own their sessions;
+			// with session HA, those whose record names this server).
 			s.activeSince.Store(time.Now().UnixMilli())
 			recs, err := s.recoverStore()
 			if err != nil {
 				return fail(fmt.Errorf("livytest: %w: recovery: %w", discovery.ErrUnavailable, err))
 			}
 			s.mem.replace(recs)
+			s.ready.Store(true)
+		case discovery.ActiveActive:
+			// Nothing to recover: every request reads the store.
+			s.activeSince.Store(time.Now().UnixMilli())
 			s.ready.Store(true)
 		}
 		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift,
@@ -264,8 +289,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		for _, o := range common {
 			ropts = append(ropts, o)
 		}
+		// Active-passive servers elect the active one; session-HA servers
+		// elect the one that reassigns the sessions of dead servers
+		// (LIVY-698: "one of livy server is elected as leader of cluster").
 		ropts = append(ropts,
-			discovery.WithElection(cfg.Mode == discovery.ActivePassive),
+			discovery.WithElection(cfg.Mode == discovery.ActivePassive || cfg.Mode == discovery.SessionHA),
 			discovery.WithLeadershipHandler(s.onLeadership))
 		if cfg.HiveNamespace != "" && cfg.Mode == discovery.ActivePassive {
 			ropts = append(ropts, discovery.WithHiveRecord(cfg.HiveNamespace, discovery.HiveRecord{Auth: cfg.HiveAuth}))
@@ -276,6 +304,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.reg = reg
 		cleanup = append(cleanup, func() { s.stopRecovery(); _ = reg.Close() })
+		if s.sessHA {
+			s.bg.Add(1)
+			go s.ownershipLoop()
+		}
 		if _, err := res.Wait(ctx); err != nil {
 			return fail(fmt.Errorf("livytest: %w", err))
 		}
@@ -328,8 +360,8 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) ID() int { return s.cfg.ID }
 
 // IsActive reports whether the server is an active one: the latch leader
-// in active-passive mode; always in multi-active and standalone mode;
-// never after Close. An active-passive leader answers REST requests only
+// in active-passive mode; always in the other modes and standalone; never
+// after Close. An active-passive leader answers REST requests only
 // once it has also recovered the state store, which it does each time it
 // wins the latch (Start returns after that when it wins at start); until
 // then it holds them (see Config and the package documentation).
@@ -337,7 +369,7 @@ func (s *Server) IsActive() bool {
 	switch {
 	case s.closed.Load():
 		return false
-	case s.reg == nil || s.cfg.Mode == discovery.MultiActive:
+	case s.reg == nil || s.cfg.Mode != discovery.ActivePassive:
 		return true
 	}
 	return s.reg.IsLeader()
@@ -346,7 +378,7 @@ func (s *Server) IsActive() bool {
 // serving reports whether the server answers REST requests as the active
 // one: active and, in active-passive mode, recovered.
 func (s *Server) serving() bool {
-	if s.reg == nil || s.cfg.Mode == discovery.MultiActive {
+	if s.reg == nil || s.cfg.Mode != discovery.ActivePassive {
 		return !s.closed.Load()
 	}
 	return s.IsActive() && s.ready.Load()
@@ -434,8 +466,19 @@ func (s *Server) stopRecovery() {
 // onLeadership is the registrar's leadership handler. Each change starts a
 // new term; winning the latch starts recovery, and the server serves REST
 // requests as the active one only once recovery for that term is complete
-// (recoverFor).
+// (recoverFor). In session-HA mode leadership changes nothing the server
+// serves: the leader only also reassigns orphaned sessions, so a change
+// just wakes the ownership loop.
 func (s *Server) onLeadership(v bool) {
+	if s.cfg.Mode == discovery.SessionHA {
+		s.own.poke()
+		if s.cfg.OnLeadership != nil {
+			s.cfg.OnLeadership(v)
+		}
+		s.signalLeadership()
+		s.log.Info("livytest: session-HA leadership changed", "id", s.cfg.ID, "leader", v)
+		return
+	}
 	s.recMu.Lock()
 	s.term++
 	s.ready.Store(false)

@@ -16,12 +16,26 @@ import (
 )
 
 // ---- sessions: memory (authoritative) and the state store (write-through) ----
+//
+// In active-active mode there is no memory: every read and write goes to
+// the store (shared.go), and the functions below dispatch to it.
 
-// load reads one record from the state store; nil when it does not exist
-// or does not decode (Livy skips records it cannot read). Only recovery
-// reads the store.
+// Errors of active-active writes (version-checked, shared.go).
+var (
+	// errConflict: the record changed since it was read; read it again.
+	errConflict = errors.New("session record changed concurrently")
+	// errGone: the record was deleted since it was read.
+	errGone = errors.New("session record deleted concurrently")
+	// errDuplicateName: another session holds the name.
+	errDuplicateName = errors.New("duplicate session name")
+)
+
+// load reads one record from the state store, with the version it was
+// read at; nil when it does not exist or does not decode (Livy skips
+// records it cannot read). Recovery reads the store, and so does every
+// request in active-active mode.
 func (s *Server) load(typ string, id int) (record, error) {
-	data, _, err := s.st.kv.Get(s.st.path(typ, id))
+	data, version, err := s.st.kv.Get(s.st.path(typ, id))
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
 	}
@@ -33,11 +47,12 @@ func (s *Server) load(typ string, id int) (record, error) {
 		s.log.Warn("livytest: skipping unreadable session record", "type", typ, "id", id, "err", err)
 		return nil, nil
 	}
+	rec.meta().zver = version
 	return rec, nil
 }
 
-// owns reports whether this server owns session id (always, except in
-// multi-active mode).
+// owns reports whether this server owns session id by its prefix (always,
+// except in multi-active and session-HA mode; see also ownsAtRecovery).
 func (s *Server) owns(id int) bool {
 	return !s.st.multi || id/discovery.SessionIDBlock == s.cfg.ID
 }
@@ -54,11 +69,17 @@ func (s *Server) owns(id int) bool {
 // Records of this server process itself are known as they are (its own
 // memory held them).
 func (s *Server) recovered(r record) bool {
+	return s.recoveredSince(r, time.UnixMilli(s.activeSince.Load()))
+}
+
+// recoveredSince is recovered for a server that became responsible for r
+// at since: when it became active, or, with session HA, when the leader
+// reassigned r to it (a takeover of that one session).
+func (s *Server) recoveredSince(r record, since time.Time) bool {
 	m := r.meta()
 	if m.Incarnation == s.incarnation {
 		return true
 	}
-	since := time.UnixMilli(s.activeSince.Load())
 	step := m.step(s.cfg.Step)
 	switch r := r.(type) {
 	case *batchRecord:
@@ -73,22 +94,41 @@ func (s *Server) recovered(r record) bool {
 	return true
 }
 
-// sessionsOf returns the sessions of typ this server knows, in id order.
-func (s *Server) sessionsOf(typ string) []record { return s.mem.list(typ) }
+// sessionsOf returns the sessions of typ this server knows, in id order
+// (active-active: every session in the store).
+func (s *Server) sessionsOf(typ string) ([]record, error) {
+	if s.shared {
+		return s.sharedList(typ)
+	}
+	return s.mem.list(typ), nil
+}
 
 // find resolves the {id} path parameter among the sessions this server
 // knows: all digits → by id, otherwise by name (Livy's doWithSession).
+// In active-active mode it reads the store.
 func (s *Server) find(typ, idOrName string) (record, *apiError) {
 	notFound := errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName)
-	var r record
+	var (
+		r   record
+		err error
+	)
 	if allDigits(idOrName) {
 		id, ok := javaParseInt(idOrName)
 		if !ok {
 			return nil, numberFormat(idOrName)
 		}
-		r = s.mem.get(typ, id)
+		if s.shared {
+			r, err = s.sharedGet(typ, id)
+		} else {
+			r = s.mem.get(typ, id)
+		}
+	} else if s.shared {
+		r, err = s.sharedByName(typ, idOrName)
 	} else {
 		r = s.mem.byName(typ, idOrName)
+	}
+	if err != nil {
+		return nil, storeError(err)
 	}
 	if r == nil {
 		return nil, notFound
@@ -100,20 +140,37 @@ func (s *Server) find(typ, idOrName string) (record, *apiError) {
 // name. As in Livy the check is against the server's memory: in
 // active-passive mode that is everything recovered at the takeover plus
 // what this server created since — a session a deposed active committed
-// after the takeover is not seen; in multi-active mode names are per
-// server.
-func (s *Server) nameTaken(typ, name string) bool { return s.mem.byName(typ, name) != nil }
+// after the takeover is not seen; in multi-active and session-HA mode
+// names are per server. In active-active mode it asks the store's name
+// index (and create claims the name atomically, so a race is caught too).
+func (s *Server) nameTaken(typ, name string) (bool, error) {
+	if s.shared {
+		return s.sharedNameTaken(typ, name)
+	}
+	return s.mem.byName(typ, name) != nil, nil
+}
 
 func (s *Server) meta(now time.Time) simMeta {
 	return simMeta{Created: now.UnixMilli(), Server: s.cfg.ID, Incarnation: s.incarnation, StepNS: int64(s.cfg.Step)}
 }
 
-// create writes a new session to the store, then to memory. The caller
-// holds s.mu.
+// create writes a new session to the store, then to memory. With session
+// HA its ownership record comes first, so that any session committed to
+// the store has one. The caller holds s.mu (except in active-active mode,
+// where sharedCreate claims the name atomically instead). It returns
+// errDuplicateName when active-active's claim finds the name taken.
 func (s *Server) create(typ string, r record) error {
+	if s.shared {
+		return s.sharedCreate(typ, r)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
+	}
+	if s.sessHA {
+		if err := s.claimOwnership(typ, r.sessionID()); err != nil {
+			return fmt.Errorf("ownership record: %w", err)
+		}
 	}
 	err = s.st.kv.Create(s.st.path(typ, r.sessionID()), data)
 	if errors.Is(err, zk.ErrNodeExists) {
@@ -129,8 +186,13 @@ func (s *Server) create(typ string, r record) error {
 // save writes a changed session (a new record value, never one already in
 // memory modified in place) to the store and memory. Like Livy's
 // ZooKeeperStateStore.set it overwrites whatever the store holds, and
-// creates the node if it is gone. The caller holds s.mu.
+// creates the node if it is gone. The caller holds s.mu. In active-active
+// mode it writes only if the record is still at the version r was read at
+// (errConflict: read again; errGone: deleted meanwhile).
 func (s *Server) save(typ string, r record) error {
+	if s.shared {
+		return s.sharedSave(typ, r)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -148,12 +210,23 @@ func (s *Server) save(typ string, r record) error {
 }
 
 // remove deletes a session from the store (a missing node is fine, as in
-// Livy) and from memory. The caller holds s.mu.
-func (s *Server) remove(typ string, id int) error {
+// Livy) and from memory, then (session HA) its ownership record. The
+// caller holds s.mu. In active-active mode the delete is version-checked
+// (errConflict, errGone) and frees the name.
+func (s *Server) remove(typ string, r record) error {
+	if s.shared {
+		return s.sharedRemove(typ, r)
+	}
+	id := r.sessionID()
 	if err := s.st.kv.Delete(s.st.path(typ, id), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
 	s.mem.remove(typ, id)
+	if s.sessHA {
+		if err := s.dropOwnership(typ, id); err != nil {
+			return fmt.Errorf("ownership record: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -210,7 +283,11 @@ func (c *call) list(typ string) {
 	if aerr == nil {
 		var size int
 		if size, aerr = c.queryInt("size", 100); aerr == nil {
-			all := c.s.sessionsOf(typ)
+			all, err := c.s.sessionsOf(typ)
+			if err != nil {
+				c.fail(storeError(err))
+				return
+			}
 			now := time.Now()
 			lo, hi := clamp(len(all), from, from+size)
 			out := listView{From: from, Total: len(all), Sessions: []any{}}
@@ -285,20 +362,36 @@ func (c *call) logs(typ, idOrName string) {
 
 func (c *call) delete(typ, idOrName string) {
 	s := c.s
-	if !c.lockForWrite() {
+	unlock, ok := c.lockForWrite()
+	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
-	r, aerr := s.find(typ, idOrName)
-	if aerr != nil {
-		c.fail(aerr)
+	defer unlock()
+	for {
+		r, aerr := s.find(typ, idOrName)
+		if aerr != nil {
+			c.fail(aerr)
+			return
+		}
+		if !c.ownsForWrite(typ, r.sessionID()) {
+			return
+		}
+		err := s.remove(typ, r)
+		switch {
+		case errors.Is(err, errConflict):
+			continue // changed meanwhile (active-active): look again
+		case errors.Is(err, errGone):
+			// Another server deleted it first: Livy's answer to a
+			// delete that lost the race (SessionServlet.scala:110-121).
+			c.fail(errMsg(http.StatusNotFound, "Session %d already stopped.", r.sessionID()))
+			return
+		case err != nil:
+			c.fail(storeError(err))
+			return
+		}
+		c.json(http.StatusOK, msgBody{Msg: "deleted"})
 		return
 	}
-	if err := s.remove(typ, r.sessionID()); err != nil {
-		c.fail(storeError(err))
-		return
-	}
-	c.json(http.StatusOK, msgBody{Msg: "deleted"})
 }
 
 // validName is Livy's Session name check: a name must not be all digits
@@ -314,10 +407,28 @@ func (c *call) checkName(typ string, name *string, id int) *apiError {
 	if !validName(*name) {
 		return errMsg(http.StatusBadRequest, "Rejected, Reason: Invalid session name: %s", *name)
 	}
-	if c.s.nameTaken(typ, *name) {
-		return errMsg(http.StatusBadRequest, "Rejected, Reason: Duplicate session name: Some(%s) for session %d", *name, id)
+	taken, err := c.s.nameTaken(typ, *name)
+	if err != nil {
+		return storeError(err)
+	}
+	if taken {
+		return duplicateName(*name, id)
 	}
 	return nil
+}
+
+func duplicateName(name string, id int) *apiError {
+	return errMsg(http.StatusBadRequest, "Rejected, Reason: Duplicate session name: Some(%s) for session %d", name, id)
+}
+
+// createError answers a failed create: a name another server claimed
+// first (active-active) is Livy's duplicate-name rejection.
+func (c *call) createError(err error, r record) {
+	if errors.Is(err, errDuplicateName) {
+		c.fail(duplicateName(*r.sessionName(), r.sessionID()))
+		return
+	}
+	c.fail(storeError(err))
 }
 
 func (c *call) created(typ string, r record, now time.Time) {
@@ -328,32 +439,32 @@ func (c *call) created(typ string, r record, now time.Time) {
 // beginWrite reads and parses a create request, runs the
 // AbortBeforeCommit seam and takes the write lock. When it reports false it
 // has answered (or aborted) and holds no lock; otherwise the caller must
-// unlock s.mu.
-func beginWrite[T any](c *call, parse func([]byte) (T, *apiError)) (T, bool) {
-	var zero T
+// call unlock.
+func beginWrite[T any](c *call, parse func([]byte) (T, *apiError)) (req T, unlock func(), ok bool) {
 	body, aerr := c.body()
 	if aerr != nil {
 		c.fail(aerr)
-		return zero, false
+		return req, nil, false
 	}
-	req, aerr := parse(body)
+	req, aerr = parse(body)
 	if aerr != nil {
 		c.fail(aerr)
-		return zero, false
+		return req, nil, false
 	}
-	if c.abortBeforeCommit() || !c.lockForWrite() {
-		return zero, false
+	if c.abortBeforeCommit() {
+		return req, nil, false
 	}
-	return req, true
+	unlock, ok = c.lockForWrite()
+	return req, unlock, ok
 }
 
 func (c *call) createBatch() {
 	s := c.s
-	req, ok := beginWrite(c, parseCreateBatch)
+	req, unlock, ok := beginWrite(c, parseCreateBatch)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
 	id, err := s.st.nextID(typeBatch)
 	if err != nil {
 		c.fail(storeError(err))
@@ -374,8 +485,14 @@ func (c *call) createBatch() {
 	} else {
 		rec.Sim.File = *req.File
 	}
+	if rec.Sim.NoFile && s.shared {
+		// Such a batch never reaches Livy's store; with no memory
+		// (active-active) nothing keeps it.
+		c.fail(errMsg(http.StatusBadRequest, "Rejected, Reason: requirement failed: File is required."))
+		return
+	}
 	if err := s.create(typeBatch, rec); err != nil {
-		c.fail(storeError(err))
+		c.createError(err, rec)
 		return
 	}
 	if rec.Sim.NoFile {
@@ -391,11 +508,11 @@ func (c *call) createBatch() {
 
 func (c *call) createInteractive() {
 	s := c.s
-	req, ok := beginWrite(c, parseCreateInteractive)
+	req, unlock, ok := beginWrite(c, parseCreateInteractive)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
 	id, err := s.st.nextID(typeInteractive)
 	if err != nil {
 		c.fail(storeError(err))
@@ -431,7 +548,7 @@ func (c *call) createInteractive() {
 		Sim: interactiveSim{simMeta: s.meta(now), Statements: []stmtRecord{}},
 	}
 	if err := s.create(typeInteractive, rec); err != nil {
-		c.fail(storeError(err))
+		c.createError(err, rec)
 		return
 	}
 	if c.abortAfterCommit() {
@@ -482,26 +599,46 @@ func (r *interactiveRecord) withStatements() *interactiveRecord {
 }
 
 func (c *call) createStatement(idOrName string) {
-	s := c.s
-	req, ok := beginWrite(c, parseExecute)
+	req, unlock, ok := beginWrite(c, parseExecute)
 	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
+	for {
+		done, err := c.tryStatement(idOrName, req)
+		if done {
+			return
+		}
+		if !errors.Is(err, errConflict) {
+			c.fail(storeError(err))
+			return
+		}
+		// Changed by another server meanwhile (active-active): apply the
+		// statement to the new record.
+	}
+}
+
+// tryStatement is one attempt of createStatement: it reports done once it
+// has answered; otherwise err says why the commit failed.
+func (c *call) tryStatement(idOrName string, req *executeRequest) (bool, error) {
+	s := c.s
 	old, aerr := c.findInteractive(idOrName)
 	if aerr != nil {
 		c.fail(aerr)
-		return
+		return true, nil
+	}
+	if !c.ownsForWrite(typeInteractive, old.ID) {
+		return true, nil
 	}
 	now := time.Now()
 	step := old.meta().step(s.cfg.Step)
 	if st := serverSideState(old, now, step); st != "running" {
 		c.fail(notRunning(st))
-		return
+		return true, nil
 	}
 	if req.Code == nil {
 		c.fail(errNPE)
-		return
+		return true, nil
 	}
 	var kind string
 	switch {
@@ -509,27 +646,31 @@ func (c *call) createStatement(idOrName string) {
 		k, ok := kindNames[*req.Kind]
 		if !ok {
 			c.fail(rpcError("java.lang.IllegalArgumentException: Invalid kind: " + *req.Kind))
-			return
+			return true, nil
 		}
 		kind = k
 	case old.Kind != "shared":
 		kind = old.Kind
 	default:
 		c.fail(rpcError("java.lang.IllegalArgumentException: Code type should be specified if session kind is shared"))
-		return
+		return true, nil
 	}
 	rec := old.withStatements()
 	sid := len(rec.Sim.Statements)
 	rec.Sim.Statements = append(rec.Sim.Statements, stmtRecord{ID: sid, Code: *req.Code, Kind: kind, Created: now.UnixMilli()})
 	if err := s.save(typeInteractive, rec); err != nil {
-		c.fail(storeError(err))
-		return
+		if errors.Is(err, errGone) {
+			c.fail(errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName))
+			return true, nil
+		}
+		return false, err
 	}
 	if c.abortAfterCommit() {
-		return
+		return true, nil
 	}
 	c.w.Header().Set("Location", fmt.Sprintf("/sessions/%d/statements/%d", rec.ID, sid))
 	c.json(http.StatusCreated, rec.statementViews(now, step)[sid])
+	return true, nil
 }
 
 type statementsView struct {
@@ -590,26 +731,44 @@ func (c *call) getStatement(idOrName, sidParam string) {
 }
 
 func (c *call) cancelStatement(idOrName, sidParam string) {
-	s := c.s
-	if !c.lockForWrite() {
+	unlock, ok := c.lockForWrite()
+	if !ok {
 		return
 	}
-	defer s.mu.Unlock()
+	defer unlock()
+	for {
+		done, err := c.tryCancel(idOrName, sidParam)
+		if done {
+			return
+		}
+		if !errors.Is(err, errConflict) {
+			c.fail(storeError(err))
+			return
+		}
+	}
+}
+
+// tryCancel is one attempt of cancelStatement (see tryStatement).
+func (c *call) tryCancel(idOrName, sidParam string) (bool, error) {
+	s := c.s
 	old, aerr := c.findInteractive(idOrName)
 	if aerr != nil {
 		c.fail(aerr)
-		return
+		return true, nil
 	}
 	sid, ok := javaParseInt(sidParam)
 	if !ok {
 		c.fail(numberFormat(sidParam))
-		return
+		return true, nil
+	}
+	if !c.ownsForWrite(typeInteractive, old.ID) {
+		return true, nil
 	}
 	now := time.Now()
 	step := old.meta().step(s.cfg.Step)
 	if st := serverSideState(old, now, step); st != "running" {
 		c.fail(notRunning(st))
-		return
+		return true, nil
 	}
 	rec := old.withStatements()
 	changed := false
@@ -626,9 +785,13 @@ func (c *call) cancelStatement(idOrName, sidParam string) {
 	}
 	if changed {
 		if err := s.save(typeInteractive, rec); err != nil {
-			c.fail(storeError(err))
-			return
+			if errors.Is(err, errGone) {
+				c.fail(errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName))
+				return true, nil
+			}
+			return false, err
 		}
 	}
 	c.json(http.StatusOK, msgBody{Msg: "canceled"})
+	return true, nil
 }

@@ -2,6 +2,7 @@ package livytest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,6 +105,17 @@ func (z *zkKV) Sync() error {
 
 func (z *zkKV) Close() { z.conn.Close() }
 
+// GetW is Get with a data watch: the channel receives one event when p's
+// data changes or p is deleted (or EventNotWatching when the session ends).
+// Only the ZooKeeper kv has it: the modes that watch need ZooKeeper.
+func (z *zkKV) GetW(p string) ([]byte, int32, <-chan zk.Event, error) {
+	d, st, ch, err := z.conn.GetW(z.abs(p))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return d, st.Version, ch, nil
+}
+
 // zkLogger adapts go-zookeeper's Printf logger to slog (debug level).
 type zkLogger struct{ l *slog.Logger }
 
@@ -193,11 +205,15 @@ func (m *memKV) Close() {}
 
 // store is Livy's SessionStore layout on a kv:
 //
-//	<base>/batch/state        {"nextSessionId":N}   (multi-active: state-<server id>)
+//	<base>/batch/state        {"nextSessionId":N}   (multi-active, session HA: state-<server id>)
 //	<base>/batch/<id>         BatchRecoveryMetadata + "livytest" extras
 //	<base>/interactive/...    the same for interactive sessions
 //
-// where base is "/<state prefix>/v1".
+// where base is "/<state prefix>/v1". In active-active mode livytest adds
+// a name index of its own (Livy has none; see namePath):
+//
+//	<base>/batch-name/<base64url(name)>         data: the session id
+//	<base>/interactive-name/<base64url(name)>
 type store struct {
 	kv    kv
 	base  string
@@ -207,6 +223,15 @@ type store struct {
 
 func (st *store) dir(kind string) string          { return st.base + "/" + kind }
 func (st *store) path(kind string, id int) string { return st.dir(kind) + "/" + strconv.Itoa(id) }
+
+// namePath is the active-active name claim of a session called name: a
+// node whose atomic creation makes names unique cluster-wide. Livy's
+// SessionStore has no such key (each Livy checks names against its own
+// memory, SessionManager.scala:102-120); base64url keeps any name a valid
+// znode name (never "." or "..", no "/").
+func (st *store) namePath(kind, name string) string {
+	return st.base + "/" + kind + "-name/" + base64.RawURLEncoding.EncodeToString([]byte(name))
+}
 
 func (st *store) counterPath(kind string) string {
 	if st.multi {

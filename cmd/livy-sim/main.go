@@ -5,7 +5,8 @@
 // Usage:
 //
 //	livy-sim --zk CONNECT [--root /livy] --id N [--listen 127.0.0.1:0]
-//	    [--mode active-passive|multi-active] [--basic-auth USER:PASS] [--csrf] [--unfenced]
+//	    [--mode active-passive|multi-active|session-ha|active-active]
+//	    [--basic-auth USER:PASS] [--csrf] [--unfenced]
 //	    [--step 50ms] [--session-timeout 2s] [--register-timeout 30s]
 //	    [--thrift HOST:PORT [--thrift-auth NOSASL|NONE|HTTP]
 //	     [--thrift-refusal close|opensession] [--hive-namespace NS]]
@@ -29,11 +30,17 @@
 // current_server() answers "livy-N".
 //
 // Leadership changes ("livy-sim: id=N is now active" / "... is now
-// passive") and warnings go to stderr. In active-passive mode the latch
-// leader serves and the others answer 307 to it; in multi-active mode every
-// server serves its own sessions (ids N*10_000_000+k). State lives in
-// ZooKeeper (Livy's state-store layout under the root), so a new active
-// server serves every session the old one created.
+// passive"; in session-ha mode "... now leads" / "... no longer leads")
+// and warnings go to stderr. In active-passive mode the latch leader serves
+// and the others answer 307 to it; in multi-active mode every server serves
+// its own sessions (ids N*10_000_000+k); in session-ha mode too, but the
+// owner of each session is recorded in ZooKeeper and the latch leader
+// hands the sessions of a server that died (kill -9 included, once its
+// ZooKeeper session expires) to the live ones; in active-active mode every
+// server serves every session from the shared state store, and nobody
+// redirects. State lives in ZooKeeper (Livy's state-store layout under the
+// root), so a new active server serves every session the old one created.
+// See the livytest package documentation for each mode's details.
 //
 // SIGINT or SIGTERM deregisters (so another server takes over at once) and
 // exits 0. Exit status: 2 usage error; 3 ZooKeeper not reachable within
@@ -106,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		root            = fs.String("root", discovery.DefaultRoot, "discovery root `path`; the Livy state store lives under it too")
 		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
 		listen          = fs.String("listen", "127.0.0.1:0", "listen `address`")
-		mode            = fs.String("mode", "active-passive", "`mode`: active-passive or multi-active")
+		mode            = fs.String("mode", "active-passive", "`mode`: active-passive, multi-active, session-ha or active-active")
 		basicAuth       = fs.String("basic-auth", "", "require HTTP basic auth `user:pass`")
 		csrf            = fs.Bool("csrf", false, "require X-Requested-By on non-GET/HEAD/OPTIONS requests")
 		unfenced        = fs.Bool("unfenced", false, "let a deposed active still commit requests it is serving, as real Livy (PR #212) does")
@@ -200,9 +207,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {
-			if active {
+			switch {
+			case m == discovery.SessionHA && active:
+				// Every session-HA server serves; the leader also
+				// reassigns the sessions of servers that died.
+				printf("id=%d now leads (reassigns the sessions of servers that leave)", *id)
+			case m == discovery.SessionHA:
+				printf("id=%d no longer leads", *id)
+			case active:
 				printf("id=%d is now active", *id)
-			} else {
+			default:
 				printf("id=%d is now passive", *id)
 			}
 		},

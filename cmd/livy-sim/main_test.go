@@ -251,6 +251,9 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"--bogus"}, exitUsage},
 		{[]string{"-h"}, exitOK},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--register-timeout", "300ms"}, exitUnavailable},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--mode", "session-ha", "--register-timeout", "300ms"}, exitUnavailable},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--mode", "active-active", "--register-timeout", "300ms"}, exitUnavailable},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "300", "--mode", "session-ha"}, exitFailure},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), tc.args, &out, &errb); code != tc.code {
