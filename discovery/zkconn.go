@@ -80,14 +80,9 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		// are found, and a TLS dialer sees host names.
 		zk.WithHostProvider(&lazyHostProvider{}),
 	)
-	if cfg.dialer != nil {
-		d := cfg.dialer
-		opts = append(opts, zk.WithDialer(func(network, address string, timeout time.Duration) (net.Conn, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			return d(ctx, network, address)
-		}))
-	}
+	// Every connection bounds the handshake, so a frozen server costs a
+	// new client handshakeTimeout, not 10 × 2/3 of the session timeout.
+	opts = append(opts, zk.WithDialer(boundedDialer(cfg.dialer, handshakeTimeout)))
 	timeout := cfg.timeout
 	if timeout <= 0 {
 		timeout = DefaultSessionTimeout
