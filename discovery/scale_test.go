@@ -37,6 +37,19 @@ func TestWatchesCostNoGoroutinePerRecord(t *testing.T) {
 	if d := runtime.NumGoroutine() - before; d > 20 {
 		t.Fatalf("a resolver watching 300 records added %d goroutines", d)
 	}
+	// A huge record is a problem, never a member.
+	big := make([]byte, 100<<10)
+	copy(big, "livy.server.id=999;livy.server.url=http://127.0.0.1:29999;x=")
+	for i := 62; i < len(big); i++ {
+		big[i] = 'x'
+	}
+	if _, err := raw.Create(root+"/servers/serverUri=127.0.0.1:29999;version=1;sequence=0000009999", big, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	s := waitFor(t, r, 10*time.Second, "151 problems", func(s *Snapshot) bool { return len(s.Problems) == 151 })
+	if _, ok := s.ServerByID(999); ok || s.IsMember("127.0.0.1:29999") {
+		t.Fatal("a 100 KiB record became a member")
+	}
 	// A record's data changes (its watch fires): seen.
 	name := fmt.Sprintf("%s/servers/serverUri=127.0.0.1:%d;version=1;sequence=%010d", root, 20001, 1)
 	if _, err := raw.Set(name, []byte("livy.server.id=1;livy.server.url=http://127.0.0.1:20001"), -1); err != nil {

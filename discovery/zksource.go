@@ -19,6 +19,10 @@ import (
 // changed, and hands a consistent reading to the layout, which turns it
 // into a State. Steady state issues no ZooKeeper request at all.
 
+// maxRecordSize bounds the data of a record: anything bigger is a
+// problem, never a member (a 1 MB znode is garbage, not a server).
+const maxRecordSize = 64 << 10
+
 // specKind is what a watched place is.
 type specKind int
 
@@ -515,7 +519,11 @@ func (s *zkSource) readNode(sp *specState) error {
 		if err == nil {
 			sp.w, sp.armed = w, true
 			r := zkRead{path: p, present: true}
-			r.val, r.err = sp.spec.parse("", data)
+			if len(data) > maxRecordSize {
+				r.err = fmt.Errorf("node is %d bytes (more than %d): not a server record", len(data), maxRecordSize)
+			} else {
+				r.val, r.err = sp.spec.parse("", data)
+			}
 			sp.node = &r
 			return nil
 		}
@@ -652,7 +660,11 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 					return out, s.zkErr("read", p, err)
 				}
 				e.name = name
-				e.val, e.err = sp.spec.parse(name, data)
+				if len(data) > maxRecordSize {
+					e.err = fmt.Errorf("record is %d bytes (more than %d): not a server record", len(data), maxRecordSize)
+				} else {
+					e.val, e.err = sp.spec.parse(name, data)
+				}
 			}
 			sp.cache[name] = e
 		}
