@@ -53,3 +53,50 @@ func TestDigestACL(t *testing.T) {
 		t.Fatalf("problems %v", s.Problems)
 	}
 }
+
+// A Registrar without the credentials an ACL'd root needs fails at once
+// with ErrNotAuthenticated (it retried until its deadline before).
+func TestRegistrarDeniedByACL(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	raw := rawConn(t, zkc.ConnectString())
+	if err := raw.AddAuth("digest", []byte("livy:secret")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Create(root, nil, 0, zk.DigestACL(zk.PermAll, "livy", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 1, URL: "http://127.0.0.1:1"}, WithRoot(root))
+	if !errors.Is(err, ErrNotAuthenticated) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Register under an ACL without credentials = %v after %v", err, time.Since(start))
+	}
+	t.Logf("%v (after %v)", err, time.Since(start).Round(time.Millisecond))
+	g, err := Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 1, URL: "http://127.0.0.1:1"}, WithRoot(root),
+		WithZKAuth("digest", []byte("livy:secret")))
+	if err != nil {
+		t.Fatalf("Register with credentials: %v", err)
+	}
+	g.Close()
+}
+
+// Only the root is behind the ACL (the layout's nodes do not exist for
+// anyone): "no servers", and also ErrNotAuthenticated, saying why.
+func TestRootOnlyACL(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	raw := rawConn(t, zkc.ConnectString())
+	if err := raw.AddAuth("digest", []byte("livy:secret")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Create(root, nil, 0, zk.DigestACL(zk.PermAll, "livy", "secret")); err != nil {
+		t.Fatal(err)
+	}
+	r := resolver(t, zkc.ConnectString(), root)
+	_, err := r.Active(ctxT(t, 10*time.Second))
+	if !errors.Is(err, ErrNotAuthenticated) || !errors.Is(err, ErrNoServers) || !strings.Contains(err.Error(), root+" is not readable") {
+		t.Fatalf("Active under a root-only ACL = %v", err)
+	}
+}

@@ -64,6 +64,9 @@ type Registrar struct {
 
 	registered chan struct{} // closed after the first complete registration
 	regOnce    sync.Once
+	lastErr    atomic.Pointer[error] // the last registration step's failure
+	denied     chan struct{}         // closed when ZooKeeper's ACL denies the registration
+	deniedOnce sync.Once
 	closing    chan struct{}
 	done       chan struct{}
 	closeOnce  sync.Once
@@ -90,7 +93,7 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 	if err != nil {
 		return nil, err
 	}
-	if t.Kind != "zk" || t.Layout != LayoutCanonical || t.Mode != ActivePassive {
+	if t.Kind != "zk" || t.Layout != LayoutCanonical {
 		return nil, fmt.Errorf("%w: a Registrar writes the canonical layout; target %q names another (give a connect string or zk://…?root=…)", ErrBadTarget, target)
 	}
 	cs := t.ZK
@@ -133,6 +136,7 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 		latchPath:   layout.JoinPath(cfg.root, layout.LeaderDir),
 		notify:      newNotifier(cfg.onLeadership),
 		registered:  make(chan struct{}),
+		denied:      make(chan struct{}),
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
 	}
@@ -140,8 +144,14 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 	select {
 	case <-g.registered:
 		return g, nil
+	case <-g.denied:
+		g.Close()
+		return nil, *g.lastErr.Load()
 	case <-ctx.Done():
 		g.Close()
+		if p := g.lastErr.Load(); p != nil {
+			return nil, fmt.Errorf("%w: not registered: %w (last error: %v)", ErrUnavailable, ctx.Err(), *p)
+		}
 		return nil, fmt.Errorf("%w: not registered: %w", ErrUnavailable, ctx.Err())
 	}
 }
@@ -315,6 +325,13 @@ func (g *Registrar) run() {
 				l.sessionID = sid
 			}
 			if err := l.sync(); err != nil {
+				if errors.Is(err, zk.ErrNoAuth) && !errors.Is(err, ErrNotAuthenticated) {
+					err = fmt.Errorf("%w: %w (the ACL of %s denies this client; give ZooKeeper credentials, e.g. digest auth)", ErrNotAuthenticated, err, g.cfg.root)
+				}
+				g.lastErr.Store(&err)
+				if errors.Is(err, ErrNotAuthenticated) {
+					g.deniedOnce.Do(func() { close(g.denied) })
+				}
 				select {
 				case <-g.closing:
 				default:

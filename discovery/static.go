@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -390,6 +391,11 @@ func (s *staticSource) round(ctx context.Context) (st State, flux bool) {
 			b.WriteString(ep.name + " (" + res[i].detail + ")")
 		}
 		st.NoLeader = wrapf(ErrNoLeader, b.String())
+		if !slices.ContainsFunc(res, func(r staticProbe) bool { return r.answered() || r.kind == staticRedirect || r.kind == staticOdd }) {
+			// Nobody answered at all: an outage, not a cluster without a
+			// leader.
+			st.NoLeader = &bothErr{msg: b.String(), errs: []error{ErrNoLeader, ErrUnavailable}}
+		}
 	}
 
 	// A failover is in progress when the previous leader did not answer:

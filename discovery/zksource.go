@@ -116,6 +116,7 @@ type zkSource struct {
 	onExpiry  []func()      // run when the session expired
 	hint      string        // what else is in ZooKeeper, when this layout finds nothing
 	hinted    time.Time     // when hint was computed
+	denied    bool          // the layout's home is hidden by an ACL
 
 	// Data watches on children arrive through the session's event
 	// callback (go-zookeeper sends every watch event there too), queued
@@ -221,9 +222,13 @@ func (s *zkSource) withHint(st State) State {
 	}
 	if s.hinted.IsZero() || time.Since(s.hinted) > hintInterval {
 		s.hinted = time.Now()
+		// The nodes may be missing only to this client: ZooKeeper answers
+		// "no node" below a root whose ACL hides it.
+		home := s.lay.home()
+		_, err := s.sess.Children(home)
+		s.denied = errors.Is(err, zk.ErrNoAuth)
 		found, err := probeTree(s.sess, s.cs, 200)
 		if err == nil {
-			home := s.lay.home()
 			var others []Finding
 			for _, f := range found {
 				if f.Path != home {
@@ -233,11 +238,15 @@ func (s *zkSource) withHint(st State) State {
 			s.hint = hintFor(others, "")
 		}
 	}
-	if s.hint != "" {
-		msg := ErrNoServers.Error()
-		if st.Empty != nil {
-			msg = st.Empty.Error()
-		}
+	msg := ErrNoServers.Error()
+	if st.Empty != nil {
+		msg = st.Empty.Error()
+	}
+	switch {
+	case s.denied:
+		st.Empty = &bothErr{msg: msg + "; " + s.lay.home() + " is not readable by this client: its ZooKeeper ACL denies it (not authenticated; give credentials)" + s.hint,
+			errs: []error{ErrNoServers, ErrNotAuthenticated}}
+	case s.hint != "":
 		st.Empty = wrapf(ErrNoServers, msg+s.hint)
 	}
 	return st
