@@ -95,7 +95,7 @@ func TestActive(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"id": 1.0, "url": urlOf(1), "thrift": "127.0.0.1:30001", "version": "0.9", "leader": true}
+	want := map[string]any{"name": "1", "id": 1.0, "url": urlOf(1), "thrift": "127.0.0.1:30001", "version": "0.9", "leader": true}
 	if fmt.Sprint(m) != fmt.Sprint(want) {
 		t.Fatalf("json = %v, want %v", m, want)
 	}
@@ -162,15 +162,17 @@ func TestServers(t *testing.T) {
 		leader bool
 	}{{6, true}, {5, false}} {
 		s := list[i]
-		if len(s) != 5 || s["id"] != want.id || s["leader"] != want.leader ||
+		if len(s) != 6 || s["name"] != fmt.Sprint(want.id) || s["id"] != want.id || s["leader"] != want.leader ||
 			s["url"] != urlOf(int(want.id)) || s["version"] != "0.9" || s["thrift"] == nil {
 			t.Errorf("json[%d] = %v", i, s)
 		}
 	}
 
-	// No servers at all.
+	// No servers at all: the message names the path read (and, from
+	// discovery, what else is there).
 	r = runFind(t, "--zk", zkc, "--root", root+"-empty", "servers")
-	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: no servers registered\n" {
+	if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, "livy-find: discovery: no servers registered under "+root+"-empty/servers") ||
+		strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("servers in an empty root: %v", r)
 	}
 }
@@ -186,7 +188,7 @@ func TestJSONEmptyFields(t *testing.T) {
 	}
 	defer g.Close()
 	r := runFind(t, "--zk", zkc, "--root", root, "--mode", "multi-active", "--format", "json", "active")
-	want := `{"id":3,"url":"https://h.example","thrift":"","version":"","leader":false}` + "\n"
+	want := `{"name":"3","id":3,"url":"https://h.example","thrift":"","version":"","leader":false}` + "\n"
 	if r.code != 0 || r.stdout != want {
 		t.Fatalf("got %v, want stdout %q", r, want)
 	}
@@ -222,7 +224,7 @@ func TestMultiActiveSession(t *testing.T) {
 	}
 	// Active-passive without a latch: no leader.
 	r = runFind(t, "--zk", zkc, "--root", root, "active")
-	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: no leader: the latch "+root+"/leader has no participants, but 2 servers are registered under "+
+	if r.code != 1 || r.stdout != "" || r.stderr != "livy-find: discovery: no leader: the latch "+root+"/leader has no participants, but 2 servers are registered under "+
 		root+"/servers: a multi-active cluster? use mode=multi-active (or session-ha)\n" {
 		t.Fatalf("active without leader: %v", r)
 	}
@@ -264,13 +266,23 @@ func TestEnvDefaults(t *testing.T) {
 	env := map[string]string{"LIVY_ZK": zkc, "LIVY_ZK_ROOT": root}
 	fake := func(k string) string { return env[k] }
 
-	o, _, _, err := parseArgs([]string{"active"}, fake)
-	if err != nil || o.zk != zkc || o.root != root {
-		t.Fatalf("env defaults: %+v %v", o, err)
+	resolve := func(args ...string) string {
+		t.Helper()
+		o, _, _, err := parseArgs(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, err := o.targets.Resolve(fake)
+		if err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
+		return tg.String
 	}
-	o, _, _, err = parseArgs([]string{"--root", "/other", "active"}, fake)
-	if err != nil || o.root != "/other" {
-		t.Fatalf("flag over env: %+v %v", o, err)
+	if got, want := resolve("active"), "zk://"+zkc+"?root="+root; got != want {
+		t.Fatalf("env defaults: target %q, want %q", got, want)
+	}
+	if got, want := resolve("--root", "/other", "active"), "zk://"+zkc+"?root=/other"; got != want {
+		t.Fatalf("flag over env: target %q, want %q", got, want)
 	}
 
 	old := getenv
@@ -298,9 +310,13 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"session", "--zk", "x", "12"}, "session", []string{"12"}},
 		{[]string{"--zk=x", "--", "session", "-3"}, "session", []string{"-3"}},
 	} {
-		o, cmd, pos, err := parseArgs(tc.args, noEnv)
-		if err != nil || o.zk != "x" || cmd != tc.cmd || fmt.Sprint(pos) != fmt.Sprint(tc.pos) {
-			t.Errorf("parseArgs(%q) = %+v %q %q %v", tc.args, o, cmd, pos, err)
+		o, cmd, pos, err := parseArgs(tc.args)
+		if err != nil || cmd != tc.cmd || fmt.Sprint(pos) != fmt.Sprint(tc.pos) {
+			t.Errorf("parseArgs(%q) = %q %q %v", tc.args, cmd, pos, err)
+			continue
+		}
+		if tg, err := o.targets.Resolve(noEnv); err != nil || tg.String != "x" {
+			t.Errorf("parseArgs(%q): target %q %v", tc.args, tg.String, err)
 		}
 	}
 }
@@ -327,6 +343,18 @@ func TestUsageErrors(t *testing.T) {
 		{"--zk", zkc + "//x", "active"},
 		{"--zk", zkc, "--root", "relative", "active"},
 		{"--zk", zkc, "--root", "/a//b", "active"},
+		{"--zk", zkc, "batch"},
+		{"--zk", zkc, "batch", "x"},
+		{"--zk", zkc, "probe", "extra"},
+		{"--target", zkc, "--zk", zkc, "active"},
+		{"--target", "zk://" + zkc + "?layout=nope", "active"},
+		{"--zk", zkc, "--layout", "pr212", "active"},
+		{"--zk", zkc, "--layout", "hive", "--mode", "multi-active", "thrift"},
+		{"--zk", zkc, "--layout", "hive", "--root", "/x", "thrift"},
+		{"--endpoints", "http://a:1,https://b:2", "active"},
+		{"--endpoints", "a:1", "probe"},
+		{"--zk", zkc, "--format", "url", "probe"},
+		{"--livy-conf", "/nonexistent/livy.conf", "active"},
 	} {
 		r := runFind(t, args...)
 		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "livy-find: ") || strings.Count(r.stderr, "\n") != 1 {
@@ -346,7 +374,7 @@ func TestUnreachable(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	r := runFind(t, "--zk", "127.0.0.1:1", "--timeout", "300ms", "active")
-	if r.code != 3 || r.stdout != "" || !strings.HasPrefix(r.stderr, "livy-find: ZooKeeper unavailable") || strings.Count(r.stderr, "\n") != 1 {
+	if r.code != 3 || r.stdout != "" || !strings.HasPrefix(r.stderr, "livy-find: discovery: ZooKeeper unavailable") || strings.Count(r.stderr, "\n") != 1 {
 		t.Fatalf("unreachable: %v", r)
 	}
 	t.Logf("unreachable ZooKeeper: exit 3 after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(r.stderr))

@@ -9,12 +9,21 @@
 //	    [--thrift-http-path PATH] [--version V] [--elect]
 //	    [--session-timeout 10s] [--register-timeout 30s]
 //	    [--health-url URL [--health-interval 1s] [--health-failures 1]]
+//	livy-registrar --target zk://CONNECT?root=/livy --id N --url URL ...
 //
-// Flags:
+// Target flags (flags over environment; see internal/cli):
 //
+//	--target T            the canonical layout to publish in (env LIVY_TARGET): a
+//	                      ZooKeeper connect string or zk://host:port[,...][/chroot]?root=PATH;
+//	                      other layouts (layout=, livy-conf://, static://) and mode=
+//	                      are usage errors
 //	--zk CONNECT          ZooKeeper connect string "host:port[,host:port...][/chroot]"
-//	                      (default $LIVY_ZK; required)
-//	--root PATH           root of the layout (default $LIVY_ZK_ROOT, else /livy)
+//	                      (env LIVY_ZK); --zk or --target is required
+//	--root PATH           root of the layout (env LIVY_ZK_ROOT, else /livy; for a
+//	                      --target without root=, or the same root)
+//
+// Other flags:
+//
 //	--id N                server id (livy.server.id; required)
 //	--url URL             base URL of the Livy REST endpoint, http(s)://host:port[/base]
 //	                      (required)
@@ -45,9 +54,11 @@
 // after a session expiry) are logged on stderr with log/slog.
 //
 // On SIGINT or SIGTERM it deletes its nodes, so a graceful stop fails over at
-// once, and exits 0. -h or --help prints the flags on stdout and exits 0. Exit status: 0 stopped by a signal; 2 usage error (bad
-// or missing flag, bad URL, connect string or root); 3 ZooKeeper not
-// reachable within --register-timeout.
+// once, and exits 0. -h or --help prints the usage text on stdout and exits
+// 0. Exit status (internal/cli): 0 stopped by a signal; 2 usage error (bad
+// or missing flag, bad URL, target, connect string or root); 3 ZooKeeper not
+// reachable within --register-timeout; 4 ZooKeeper denied access. Errors are
+// one line on stderr starting with "livy-registrar: ".
 package main
 
 import (
@@ -61,21 +72,48 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/discovery/layout"
+	"github.com/livyha/livyha/internal/cli"
 )
 
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitUnavailable = 3
-)
+const name = "livy-registrar"
+
+const usageHead = `usage: livy-registrar (--zk CONNECT | --target T) --id N --url URL [flags]
+
+`
+
+const usageTail = `
+server flags:
+  --id N                 server id (livy.server.id; required)
+  --url URL              base URL of the Livy REST endpoint, http(s)://host:port[/base] (required)
+  --thrift HOST:PORT     Livy Thrift (JDBC) endpoint, if any
+  --thrift-transport M   Thrift transport mode: binary or http
+  --thrift-http-path P   Thrift HTTP path (with --thrift-transport http)
+  --version V            free-form server version
+  --elect                join the leader latch (active-passive mode)
+
+ZooKeeper and health flags:
+  --session-timeout D    ZooKeeper session timeout (default 10s): how long a crashed host stays registered
+  --register-timeout D   exit 3 if not registered within D (default 30s)
+  --health-url URL       publish the server only while GET URL gets an HTTP answer below 500
+                         (e.g. http://127.0.0.1:8998/version); withdrawn at once when it fails
+  --health-interval D    how often to check --health-url, and each check's timeout (default 1s)
+  --health-failures N    consecutive failed checks before the server is withdrawn (default 1)
+
+On SIGINT or SIGTERM the server's nodes are deleted (a graceful failover) and it exits 0.
+
+`
+
+// usageText is the -h output.
+var usageText = func() string {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	return usageHead + cli.NewTargetFlags(fs, true).Usage() + usageTail + cli.ExitCodesHelp
+}()
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -130,19 +168,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	errw := &lockedWriter{w: stderr}
 	printf := func(format string, a ...any) {
-		fmt.Fprintf(errw, "livy-registrar: "+format+"\n", a...)
+		fmt.Fprintf(errw, name+": "+format+"\n", a...)
 	}
+	fail := func(err error) int { return cli.Fail(errw, name, err) }
+	usage := func(format string, a ...any) int { return fail(cli.Usagef(format, a...)) }
 
-	fs := flag.NewFlagSet("livy-registrar", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line below
 	fs.Usage = func() {}
-	root := getenv("LIVY_ZK_ROOT")
-	if root == "" {
-		root = discovery.DefaultRoot
-	}
+	targets := cli.NewTargetFlags(fs, true)
 	var (
-		zkConnect       = fs.String("zk", getenv("LIVY_ZK"), "ZooKeeper connect `string` host:port[,host:port...][/chroot] (env LIVY_ZK; required)")
-		rootPath        = fs.String("root", root, "layout root `path` (env LIVY_ZK_ROOT)")
 		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
 		rawURL          = fs.String("url", "", "base `URL` of the Livy REST endpoint (required)")
 		thrift          = fs.String("thrift", "", "Thrift endpoint `host:port`")
@@ -156,26 +191,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		healthInterval  = fs.Duration("health-interval", time.Second, "how often to check --health-url (also each check's timeout)")
 		healthFailures  = fs.Int("health-failures", 1, "consecutive failed checks before the server is withdrawn")
 	)
-	usage := func(format string, a ...any) int {
-		printf(format+" (see livy-registrar -h)", a...)
-		return exitUsage
-	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "usage: livy-registrar --zk CONNECT --id N --url URL [flags]\n\nflags:\n")
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return exitOK
+			fmt.Fprint(stdout, usageText)
+			return cli.ExitOK
 		}
-		return usage("%s", oneLine(err))
+		return usage("%s", err.Error())
 	}
 	idSet := false
 	fs.Visit(func(f *flag.Flag) { idSet = idSet || f.Name == "id" })
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return usage("unexpected arguments %q", fs.Args())
-	case strings.TrimSpace(*zkConnect) == "":
-		return usage("missing --zk (or $LIVY_ZK)")
+	}
+	target, err := targets.Resolve(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	switch {
 	case !idSet:
 		return usage("missing --id")
 	case *rawURL == "":
@@ -194,16 +226,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Version:         *version,
 	}
 	if err := rec.Validate(); err != nil {
-		return usage("%s", oneLine(err))
+		return fail(err)
 	}
 	if _, err := layout.ServerNodePrefix(rec); err != nil {
-		return usage("%s", oneLine(err))
-	}
-	if _, err := discovery.ParseConnectString(*zkConnect); err != nil {
-		return usage("--zk: %s", oneLine(err))
-	}
-	if _, err := layout.CleanPath(*rootPath); err != nil {
-		return usage("--root: %s", oneLine(err))
+		return fail(err)
 	}
 	if *healthURL != "" {
 		if u, err := url.Parse(*healthURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -241,7 +267,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rctx, cancel := context.WithTimeout(ctx, *registerTimeout)
 	ropts := []discovery.RegistrarOption{
-		discovery.WithRoot(*rootPath),
 		discovery.WithElection(*elect),
 		discovery.WithSessionTimeout(*sessionTimeout),
 		discovery.WithLeadershipHandler(onLeadership),
@@ -250,22 +275,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *healthURL != "" {
 		ropts = append(ropts, discovery.WithHealthCheck(httpHealth(*healthURL), *healthInterval, *healthFailures))
 	}
-	g, err := discovery.Register(rctx, *zkConnect, rec, ropts...)
+	g, err := discovery.Register(rctx, target.String, rec, ropts...)
 	cancel()
 	if err != nil {
+		code := cli.ExitCode(err)
 		switch {
-		case errors.Is(err, discovery.ErrBadRecord), errors.Is(err, discovery.ErrBadConnectString),
-			errors.Is(err, discovery.ErrBadPath):
-			return usage("%s", oneLine(err))
+		case code == cli.ExitUsage:
+			return fail(err)
 		case ctx.Err() != nil:
 			printf("interrupted before registration (id=%d)", rec.ID)
-			return exitOK
+			return cli.ExitOK
 		case errors.Is(err, discovery.ErrUnavailable):
-			printf("cannot register id=%d within %s: %s", rec.ID, *registerTimeout, oneLine(err))
-			return exitUnavailable
+			return fail(&cli.ExitError{Code: code, Err: fmt.Errorf("cannot register id=%d within %s: %w", rec.ID, *registerTimeout, err)})
 		}
-		printf("cannot register id=%d: %s", rec.ID, oneLine(err))
-		return exitFailure
+		return fail(&cli.ExitError{Code: code, Err: fmt.Errorf("cannot register id=%d: %w", rec.ID, err)})
 	}
 
 	mu.Lock()
@@ -282,16 +305,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	<-ctx.Done()
 	if err := g.Close(); err != nil {
-		printf("warning: %s", oneLine(err))
+		printf("warning: %s", cli.OneLine(err.Error()))
 	}
 	printf("deregistered id=%d", rec.ID)
-	return exitOK
-}
-
-var newlines = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
-
-// oneLine renders err as a single line without the "discovery: " prefixes.
-func oneLine(err error) string {
-	s := strings.ReplaceAll(err.Error(), ": discovery: ", ": ")
-	return newlines.Replace(strings.TrimPrefix(s, "discovery: "))
+	return cli.ExitOK
 }

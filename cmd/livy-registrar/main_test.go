@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	// The developer's environment must not leak into in-process runs.
+	getenv = func(string) string { return "" }
 	dir, err := os.MkdirTemp("", "livy-registrar-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -68,12 +70,12 @@ type proc struct {
 }
 
 // start runs the binary with args and the given extra environment (the
-// test's own LIVY_ZK* variables are removed).
+// test's own LIVY_* variables are removed).
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LIVY_ZK") {
+		if !strings.HasPrefix(kv, "LIVY_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
