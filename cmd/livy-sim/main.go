@@ -64,7 +64,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
-	"github.com/livyha/livyha/discovery/layout"
+	"github.com/livyha/livyha/internal/cli"
 	"github.com/livyha/livyha/livytest"
 	"github.com/livyha/livyha/thrift/hs2test"
 )
@@ -100,6 +100,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// getenv is os.Getenv; a variable so that tests can replace it.
+var getenv = os.Getenv
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	errw := &lockedWriter{w: stderr}
 	printf := func(format string, a ...any) {
@@ -108,9 +111,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("livy-sim", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
+	// --target/--zk/--root (and LIVY_TARGET, LIVY_ZK, LIVY_ZK_ROOT): the
+	// canonical layout the server registers in; the Livy state store lives
+	// under its root too.
+	targets := cli.NewTargetFlags(fs, true)
 	var (
-		zkConnect       = fs.String("zk", "", "ZooKeeper connect `string` host:port[,host:port...][/chroot] (required)")
-		root            = fs.String("root", discovery.DefaultRoot, "discovery root `path`; the Livy state store lives under it too")
 		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
 		listen          = fs.String("listen", "127.0.0.1:0", "listen `address`")
 		mode            = fs.String("mode", "active-passive", "`mode`: active-passive, multi-active, session-ha or active-active")
@@ -131,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, "usage: livy-sim --zk CONNECT --id N [flags]\n\nflags:\n")
+			fmt.Fprint(stdout, "usage: livy-sim (--zk CONNECT | --target T) --id N [flags]\n\n"+targets.Usage()+"\nflags:\n")
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return exitOK
@@ -143,8 +148,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case fs.NArg() > 0:
 		return usage("unexpected arguments %q", fs.Args())
-	case strings.TrimSpace(*zkConnect) == "":
-		return usage("missing --zk")
 	case !idSet:
 		return usage("missing --id")
 	case *id < 0:
@@ -160,11 +163,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usage("--mode: %s", strings.TrimPrefix(err.Error(), "discovery: "))
 	}
-	if _, err := discovery.ParseConnectString(*zkConnect); err != nil {
-		return usage("--zk: %s", strings.TrimPrefix(err.Error(), "discovery: "))
-	}
-	if _, err := layout.CleanPath(*root); err != nil {
-		return usage("--root: %s", strings.TrimPrefix(err.Error(), "discovery: "))
+	target, err := targets.Resolve(getenv)
+	if err != nil {
+		return cli.Fail(errw, "livy-sim", err)
 	}
 	var refusal hs2test.Refusal
 	switch strings.ToLower(*thriftRefusal) {
@@ -203,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ts   *hs2test.Server
 	)
 	cfg := livytest.Config{
-		ZK: *zkConnect, Root: *root, ID: *id, Addr: *listen, Mode: m,
+		ZK: target.Parsed.ZK.String(), Root: target.Parsed.Root, ID: *id, Addr: *listen, Mode: m,
 		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {

@@ -244,6 +244,8 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--root", "relative"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--step", "0s"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "extra"}, exitUsage},
+		{[]string{"--target", "zk://127.0.0.1:1?layout=pr276", "--id", "1"}, exitUsage}, // a registrar writes the canonical layout
+		{[]string{"--target", "127.0.0.1:1", "--zk", "127.0.0.1:1", "--id", "1"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "nohostport"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "127.0.0.1:0", "--thrift-auth", "KERBEROS"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--thrift", "127.0.0.1:0", "--thrift-refusal", "rst"}, exitUsage},
