@@ -3,6 +3,7 @@ package discovery
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +57,30 @@ func TestWatchesCostNoGoroutinePerRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, r, 10*time.Second, "151 servers", func(s *Snapshot) bool { return len(s.Servers) == 151 })
+}
+
+// A second record claiming the leader's id (a stale record, or a second
+// server started with the same id) does not make the cluster leaderless:
+// the record whose session holds the leader's latch node wins; the other
+// is a problem.
+func TestLeaderIDClash(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	g := register(t, zkc.ConnectString(), root, 1, true)
+	register(t, zkc.ConnectString(), root, 2, true)
+	r := resolver(t, zkc.ConnectString(), root)
+	waitFor(t, r, 10*time.Second, "leader 1", func(s *Snapshot) bool { return leaderID(s) == 1 && len(s.Servers) == 2 })
+
+	other := rawConn(t, zkc.ConnectString())
+	name := root + "/servers/serverUri=127.0.0.9:20001;version=x;sequence=0000009000"
+	if _, err := other.Create(name, []byte("livy.server.id=1;livy.server.url=http://127.0.0.9:20001"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	s := waitFor(t, r, 10*time.Second, "the clash as a problem", func(s *Snapshot) bool { return len(s.Problems) == 1 })
+	ld, ok := s.Leader()
+	if !ok || ld.URL != g.Record().URL || !strings.Contains(s.Problems[0].Reason, "whose session holds the leader latch") ||
+		s.IsMember("127.0.0.9:20001") {
+		t.Fatalf("leader %+v %v, problems %v", ld, ok, s.Problems)
+	}
 }

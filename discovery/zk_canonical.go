@@ -52,9 +52,10 @@ func (c *canonicalLayout) specs() []zkSpec {
 func (c *canonicalLayout) build(reads []zkRead) State {
 	st := State{Mode: c.md}
 	type rec struct {
-		name string
-		e    canonicalEntry
-		err  error
+		name  string
+		e     canonicalEntry
+		err   error
+		owner int64
 	}
 	recs := make([]rec, 0, len(reads[0].entries))
 	for _, e := range reads[0].entries {
@@ -62,7 +63,7 @@ func (c *canonicalLayout) build(reads []zkRead) State {
 		if e.val == nil {
 			ce.seq = 1 << 40
 		}
-		recs = append(recs, rec{name: e.name, e: ce, err: e.err})
+		recs = append(recs, rec{name: e.name, e: ce, err: e.err, owner: e.owner})
 	}
 	// Records in registration order.
 	slices.SortStableFunc(recs, func(a, b rec) int {
@@ -80,15 +81,41 @@ func (c *canonicalLayout) build(reads []zkRead) State {
 			claims[r.e.rec.ID]++
 		}
 	}
+	// An id claimed twice is resolved for the leader: the record whose
+	// ZooKeeper session also holds the leader's latch node is the leader's
+	// (a stale record, or a second server started with the same id, is
+	// not). Other duplicates are all skipped: nothing tells them apart.
+	latch := reads[1]
+	leaderID, leaderIDErr := -1, error(nil)
+	if latch.leaderData != nil {
+		leaderID, leaderIDErr = layout.ParseLatchData(latch.leaderData)
+	}
+	keep := ""
+	if leaderIDErr == nil && leaderID >= 0 && claims[leaderID] > 1 && latch.leaderOwner != 0 {
+		n := 0
+		for _, r := range recs {
+			if r.err == nil && r.e.rec.ID == leaderID && r.owner == latch.leaderOwner {
+				keep = r.name
+				n++
+			}
+		}
+		if n != 1 {
+			keep = ""
+		}
+	}
 	for _, r := range recs {
 		path := layout.JoinPath(c.serversPath, r.name)
 		if r.err != nil {
 			st.Problems = append(st.Problems, Problem{Path: path, Reason: r.err.Error()})
 			continue
 		}
-		if n := claims[r.e.rec.ID]; n > 1 {
-			st.Problems = append(st.Problems, Problem{Path: path,
-				Reason: "server id " + strconv.Itoa(r.e.rec.ID) + " is claimed by " + strconv.Itoa(n) + " records; all are skipped"})
+		if n := claims[r.e.rec.ID]; n > 1 && keep != r.name {
+			reason := "server id " + strconv.Itoa(r.e.rec.ID) + " is claimed by " + strconv.Itoa(n) + " records; all are skipped"
+			if keep != "" && r.e.rec.ID == leaderID {
+				reason = "server id " + strconv.Itoa(r.e.rec.ID) + " is also claimed by " + keep +
+					", whose session holds the leader latch; this record is skipped (a stale record or a second server with the same id)"
+			}
+			st.Problems = append(st.Problems, Problem{Path: path, Reason: reason})
 			continue
 		}
 		host, port, _ := layout.URLHostPort(r.e.rec.URL) // validated by the parser
@@ -100,7 +127,6 @@ func (c *canonicalLayout) build(reads []zkRead) State {
 			Sequence:     r.e.seq,
 		})
 	}
-	latch := reads[1]
 	st.Elected = latch.latched
 	if latch.leaderData != nil {
 		lpath := layout.JoinPath(c.latchPath, latch.leaderNode)

@@ -209,9 +209,14 @@ func (s *zkSession) Get(p string) ([]byte, *zk.Stat, error) {
 }
 
 func (s *zkSession) GetW(p string) ([]byte, <-chan zk.Event, error) {
-	s.requests.Add(1)
-	d, _, w, err := s.conn.GetW(s.abs(p))
+	d, _, w, err := s.GetWStat(p)
 	return d, w, err
+}
+
+// GetWStat is GetW with the node's Stat.
+func (s *zkSession) GetWStat(p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	s.requests.Add(1)
+	return s.conn.GetW(s.abs(p))
 }
 
 func (s *zkSession) Exists(p string) (bool, *zk.Stat, error) {

@@ -51,9 +51,10 @@ type zkSpec struct {
 
 // dirEntry is one child of a specDir as read.
 type dirEntry struct {
-	name string
-	val  any
-	err  error
+	name  string
+	val   any
+	err   error
+	owner int64 // the session owning the node, if ephemeral
 }
 
 // zkRead is the reading of one spec.
@@ -63,9 +64,10 @@ type zkRead struct {
 	// listing order.
 	entries []dirEntry
 	// specLatch: whether the latch has children, and the first readable.
-	latched    bool
-	leaderNode string
-	leaderData []byte
+	latched     bool
+	leaderNode  string
+	leaderData  []byte
+	leaderOwner int64 // the session owning the leader's latch node
 	// specNode: whether it exists, and its parsed data.
 	present bool
 	val     any
@@ -646,17 +648,21 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 			default:
 				p := layout.JoinPath(sp.spec.path, name)
 				var data []byte
+				var st *zk.Stat
 				var err error
 				if sp.watched[name] {
-					data, _, err = s.sess.Get(p)
+					data, st, err = s.sess.Get(p)
 				} else {
 					// The watch's event comes through onWatch; its
 					// channel (buffered, closed after one event) is
 					// left unread.
-					data, _, err = s.sess.GetW(p)
+					data, st, _, err = s.sess.GetWStat(p)
 					if err == nil {
 						sp.watched[name] = true
 					}
+				}
+				if st != nil {
+					e.owner = st.EphemeralOwner
 				}
 				if errors.Is(err, zk.ErrNoNode) {
 					continue // vanished; the children watch fires
@@ -704,7 +710,7 @@ func (s *zkSource) readLatch(sp *specState) (zkRead, error) {
 		}
 		e, ok := sp.cache[name]
 		if !ok {
-			data, _, err := s.sess.Get(layout.JoinPath(sp.spec.path, name))
+			data, st, err := s.sess.Get(layout.JoinPath(sp.spec.path, name))
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
@@ -714,10 +720,10 @@ func (s *zkSource) readLatch(sp *specState) (zkRead, error) {
 			if data == nil {
 				data = []byte{}
 			}
-			e = dirEntry{name: name, val: data}
+			e = dirEntry{name: name, val: data, owner: st.EphemeralOwner}
 			sp.cache[name] = e
 		}
-		out.leaderNode, out.leaderData = name, e.val.([]byte)
+		out.leaderNode, out.leaderData, out.leaderOwner = name, e.val.([]byte), e.owner
 	}
 	for name := range sp.cache {
 		if !present[name] {
