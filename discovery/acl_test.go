@@ -100,3 +100,31 @@ func TestRootOnlyACL(t *testing.T) {
 		t.Fatalf("Active under a root-only ACL = %v", err)
 	}
 }
+
+// With credentials a Registrar's nodes are creator-all, world-read: an
+// unauthenticated client reads the cluster but can neither delete a record
+// nor forge one; a second registrar with the same credentials joins.
+func TestRegistrarACLStopsForgers(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	auth := WithZKAuth("digest", []byte("livy:secret"))
+	g := register(t, zkc.ConnectString(), root, 1, true, auth)
+	register(t, zkc.ConnectString(), root, 2, true, auth)
+
+	r := resolver(t, zkc.ConnectString(), root) // no credentials: reading is allowed
+	waitFor(t, r, 10*time.Second, "leader 1 of 2", func(s *Snapshot) bool { return leaderID(s) == 1 && len(s.Servers) == 2 })
+
+	forger := rawConn(t, zkc.ConnectString())
+	if err := forger.Delete(g.RecordPath(), -1); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("unauthenticated delete of a record: %v", err)
+	}
+	_, err := forger.Create(root+"/servers/serverUri=evil:1;version=x;sequence=0000000001",
+		[]byte("livy.server.id=1;livy.server.url=http://evil:1"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+	if !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("unauthenticated forged record: %v", err)
+	}
+	if _, err := forger.Create(root+"/leader/_c_x-latch-0000000000", []byte("9"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); !errors.Is(err, zk.ErrNoAuth) {
+		t.Fatalf("unauthenticated forged latch node: %v", err)
+	}
+}

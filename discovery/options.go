@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/livyha/livyha/discovery/layout"
 )
 
@@ -119,6 +120,7 @@ type config struct {
 	httpClient     *http.Client
 	ownerCache     int
 	auth           []ZKAuth
+	acl            []zk.ACL
 
 	// Registrar: the leader-only Hive record
 	hiveRec   *HiveRecord
@@ -267,6 +269,14 @@ func WithOwnerCacheSize(n int) ResolverOption {
 type ZKAuth struct {
 	Scheme string
 	Auth   []byte
+}
+
+// WithACL sets the ACL of the nodes a Registrar creates (its records,
+// latch nodes and any missing directories). Default: with WithZKAuth,
+// creator-all plus world-read, so anyone can read the records but only
+// their writer can change or delete them; without credentials, world-all.
+func WithACL(acl []zk.ACL) RegistrarOption {
+	return registrarOnly(func(c *config) { c.acl = append([]zk.ACL(nil), acl...) })
 }
 
 // WithZKAuth adds ZooKeeper authentication sent on every connection (for

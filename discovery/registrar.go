@@ -125,7 +125,7 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 			return nil, wrapOnce(ErrBadOption, "hive record", err)
 		}
 	}
-	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log, auth: cfg.auth})
+	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log, auth: cfg.auth, acl: cfg.acl})
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,8 @@ type zkSession struct {
 
 	hooks atomic.Pointer[[]func(zk.Event)] // called with every watch event
 
+	acl []zk.ACL // for the nodes this session creates (nil: the default)
+
 	mu      sync.Mutex
 	state   zk.State
 	notify  chan struct{} // buffered(1): some session state changed
@@ -60,6 +62,7 @@ type sessionConfig struct {
 	dialer  Dialer
 	log     *slog.Logger
 	auth    []ZKAuth
+	acl     []zk.ACL
 }
 
 func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
@@ -93,6 +96,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 	}
 	s.conn = conn
 	s.auth = cfg.auth
+	s.acl = cfg.acl
 	return s, nil
 }
 
@@ -230,10 +234,25 @@ func (s *zkSession) ExistsW(p string) (bool, <-chan zk.Event, error) {
 	return ok, w, err
 }
 
+// nodeACL is the ACL of the nodes this session creates: the configured
+// one; else, with credentials, creator-all and world-read (anyone can read
+// the records, only their writer can change or delete them, and nobody
+// else can add to a directory we created); without credentials world-all,
+// as ZooKeeper's default.
+func (s *zkSession) nodeACL() []zk.ACL {
+	switch {
+	case s.acl != nil:
+		return s.acl
+	case len(s.auth) > 0:
+		return append(zk.AuthACL(zk.PermAll), zk.WorldACL(zk.PermRead)...)
+	}
+	return zk.WorldACL(zk.PermAll)
+}
+
 // Create creates a node and returns its path relative to the chroot.
 func (s *zkSession) Create(p string, data []byte, flags int32) (string, error) {
 	s.requests.Add(1)
-	out, err := s.conn.Create(s.abs(p), data, flags, zk.WorldACL(zk.PermAll))
+	out, err := s.conn.Create(s.abs(p), data, flags, s.nodeACL())
 	if err != nil {
 		return "", err
 	}
@@ -293,7 +312,7 @@ func (s *zkSession) EnsurePath(p string) error {
 			continue
 		}
 		s.requests.Add(1)
-		_, err = s.conn.Create(part, nil, 0, zk.WorldACL(zk.PermAll))
+		_, err = s.conn.Create(part, nil, 0, s.nodeACL())
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return fmt.Errorf("create %s: %w", part, err)
 		}
