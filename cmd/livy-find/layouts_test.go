@@ -485,6 +485,11 @@ func TestNotAuthorized(t *testing.T) {
 				strings.Count(r.stderr, "\n") != 1 || took > 5*time.Second {
 				t.Fatalf("ACL-protected root: %v after %v; want exit 4 at once, saying not authenticated", r, took)
 			}
+			// With the credentials: readable (and empty), never printed.
+			r = runFind(t, "--zk", c.ConnectString(), "--root", root, "--zk-auth", "digest:u:p", "--timeout", "10s", "servers")
+			if r.code != cli.ExitNotFound || strings.Contains(r.stderr, "not authenticated") || strings.Contains(r.stderr, "u:p") {
+				t.Fatalf("with --zk-auth: %v", r)
+			}
 		})
 	}
 }

@@ -63,6 +63,8 @@
 //	                     separated (env LIVY_ENDPOINTS); one scheme for all, port 8998 by default
 //	--hive-namespace NS  a HiveServer2/Kyuubi namespace under --zk (with --layout hive-ha:
 //	                     zooKeeperHA mode)
+//	--zk-auth SCHEME:AUTH  ZooKeeper credentials, e.g. digest:user:password (env
+//	                     LIVY_ZK_AUTH; never printed)
 //
 // Other flags (before or after the subcommand):
 //
@@ -146,7 +148,7 @@ json keys (always all of them; "" or -1 when unknown):
 // usageText is the -h output.
 var usageText = func() string {
 	o, _ := newFlags()
-	return usageHead + o.targets.Usage() + usageTail + cli.ExitCodesHelp
+	return usageHead + o.targets.Usage() + cli.ZKAuthUsage + usageTail + cli.ExitCodesHelp
 }()
 
 func main() {
@@ -165,6 +167,7 @@ var getenv = os.Getenv
 
 type options struct {
 	targets *cli.TargetFlags
+	zkAuth  *cli.ZKAuthFlag
 	timeout time.Duration
 	format  string // "" until parsed: the command's default
 }
@@ -175,6 +178,7 @@ func newFlags() (*options, *flag.FlagSet) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	o := &options{targets: cli.NewTargetFlags(fs, false)}
+	o.zkAuth = cli.NewZKAuthFlag(fs)
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper or the static list")
 	fs.StringVar(&o.format, "format", "", "url, hostport or json")
 	return o, fs
@@ -263,11 +267,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	zkOpts, err := o.zkAuth.Options(getenv)
+	if err != nil {
+		return fail(err)
+	}
 	if cmd == "probe" {
-		return probe(ctx, tgt, o, stdout, stderr)
+		return probe(ctx, tgt, zkOpts, o, stdout, stderr)
 	}
 
-	r, err := discovery.NewResolver(tgt.String)
+	ropts := make([]discovery.ResolverOption, 0, len(zkOpts))
+	for _, z := range zkOpts {
+		ropts = append(ropts, z)
+	}
+	r, err := discovery.NewResolver(tgt.String, ropts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -392,14 +404,18 @@ func watch(ctx context.Context, r *discovery.Resolver, o *options, stdout, stder
 }
 
 // probe lists the known layouts under the target's ZooKeeper.
-func probe(ctx context.Context, tgt cli.Target, o *options, stdout, stderr io.Writer) int {
+func probe(ctx context.Context, tgt cli.Target, zkOpts []discovery.Option, o *options, stdout, stderr io.Writer) int {
 	zkc, err := cli.ZooKeeperOf(tgt)
 	if err != nil {
 		return cli.Fail(stderr, name, fmt.Errorf("probe: %w", err))
 	}
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	found, err := discovery.Probe(pctx, zkc)
+	popts := make([]discovery.ResolverOption, 0, len(zkOpts))
+	for _, z := range zkOpts {
+		popts = append(popts, z)
+	}
+	found, err := discovery.Probe(pctx, zkc, popts...)
 	if err != nil {
 		return cli.Fail(stderr, name, err)
 	}

@@ -112,7 +112,7 @@ On SIGINT or SIGTERM the server's nodes are deleted (a graceful failover) and it
 // usageText is the -h output.
 var usageText = func() string {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	return usageHead + cli.NewTargetFlags(fs, true).Usage() + usageTail + cli.ExitCodesHelp
+	return usageHead + cli.NewTargetFlags(fs, true).Usage() + cli.ZKAuthUsage + usageTail + cli.ExitCodesHelp
 }()
 
 func main() {
@@ -177,6 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard) // errors are reported in one line below
 	fs.Usage = func() {}
 	targets := cli.NewTargetFlags(fs, true)
+	zkAuth := cli.NewZKAuthFlag(fs)
 	var (
 		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
 		rawURL          = fs.String("url", "", "base `URL` of the Livy REST endpoint (required)")
@@ -204,6 +205,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("unexpected arguments %q", fs.Args())
 	}
 	target, err := targets.Resolve(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	zkOpts, err := zkAuth.Options(getenv)
 	if err != nil {
 		return fail(err)
 	}
@@ -274,6 +279,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *healthURL != "" {
 		ropts = append(ropts, discovery.WithHealthCheck(httpHealth(*healthURL), *healthInterval, *healthFailures))
+	}
+	for _, z := range zkOpts {
+		ropts = append(ropts, z)
 	}
 	g, err := discovery.Register(rctx, target.String, rec, ropts...)
 	cancel()

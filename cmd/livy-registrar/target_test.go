@@ -71,6 +71,7 @@ func TestHelp(t *testing.T) {
 	// The flags run defines: parse nothing and walk them.
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	tf := cli.NewTargetFlags(fs, true)
+	cli.NewZKAuthFlag(fs)
 	for _, n := range []string{"id", "url", "thrift", "thrift-transport", "thrift-http-path", "version", "elect",
 		"session-timeout", "register-timeout", "health-url", "health-interval", "health-failures"} {
 		fs.String(n, "", "")
