@@ -207,3 +207,51 @@ func TestPR276Services(t *testing.T) {
 		return len(s.Servers) == 1 && s.Servers[0].URL == "http://127.0.0.42:8998"
 	})
 }
+
+// JoinPR212Latch plays a PR #212 server: string participant ids in a
+// Curator latch, no records. A real Curator participant agrees on the
+// leader; Abandon (a crash, or PR #212's SIGTERM) keeps the latch node
+// until the session expires, then the next participant leads.
+func TestJoinPR212Latch(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	prefix := strings.TrimPrefix(testRoot(t), "/") + "/livy_ha"
+	opts := []RegistrarOption{WithSessionTimeout(2 * time.Second)}
+	a, err := JoinPR212Latch(ctxT(t, 20*time.Second), zkc.ConnectString(), prefix, "livy-a", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := JoinPR212Latch(ctxT(t, 20*time.Second), zkc.ConnectString(), prefix, "livy-b", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !a.IsLeader() || b.IsLeader() {
+		t.Fatalf("leaders: a=%v b=%v", a.IsLeader(), b.IsLeader())
+	}
+	cur := curatortest.Start(t, zkc.ConnectString(), "/"+prefix+"/leader", "livy-c")
+	if got := curatorLeader(t, cur); got != "livy-a" {
+		t.Fatalf("Curator sees leader %q", got)
+	}
+	r, err := NewResolver("zk://" + zkc.ConnectString() + "?layout=pr212&namespace=" + prefix + "&ids=livy-a,livy-b&hosts=127.0.0.21,127.0.0.22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	waitFor(t, r, 10*time.Second, "leader livy-a", func(s *Snapshot) bool { return activeURL(s) == "http://127.0.0.21:8998" })
+	raw := rawConn(t, zkc.ConnectString())
+	if ok, _, err := raw.Exists("/" + prefix + "/servers"); err != nil || ok {
+		t.Fatalf("a PR #212 participant wrote records: %v %v", ok, err)
+	}
+	start := time.Now()
+	a.Abandon()
+	waitFor(t, r, 20*time.Second, "leader livy-b", func(s *Snapshot) bool { return activeURL(s) == "http://127.0.0.22:8998" })
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("the abandoned latch went after %v: Abandon released it", d)
+	}
+	t.Logf("leader moved %v after Abandon (2s session)", time.Since(start).Round(time.Millisecond))
+	if !b.IsLeader() {
+		t.Fatal("b does not know it leads")
+	}
+}

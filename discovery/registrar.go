@@ -48,6 +48,13 @@ type Registrar struct {
 	data       []byte
 	namePrefix string
 	sess       *zkSession
+	tracker    connTracker // its connections, for Abandon
+
+	// A PR #212 participant (JoinPR212Latch) publishes no record and
+	// writes its string id into the latch.
+	noRecord    bool
+	participant string
+	latchData   []byte
 
 	serversPath string
 	latchPath   string
@@ -58,6 +65,7 @@ type Registrar struct {
 	hiveData   []byte
 
 	leader     atomic.Bool
+	abandoned  atomic.Bool
 	recordPath atomic.Pointer[string]
 	hivePath   atomic.Pointer[string]
 	notify     *notifier
@@ -125,21 +133,61 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 			return nil, wrapOnce(ErrBadOption, "hive record", err)
 		}
 	}
-	sess, err := dialSession(cs, sessionConfig{timeout: cfg.sessionTimeout, dialer: cfg.dialer, log: cfg.log, auth: cfg.auth, acl: cfg.acl})
+	g := &Registrar{
+		hiveDir: hiveDir, hivePrefix: hivePrefix, hiveData: hiveData,
+		cfg: cfg, rec: rec, data: data, namePrefix: prefix,
+		serversPath: layout.JoinPath(cfg.root, layout.ServersDir),
+		latchPath:   layout.JoinPath(cfg.root, layout.LeaderDir),
+		latchData:   layout.LatchData(rec.ID),
+	}
+	return g.start(ctx, cs)
+}
+
+// JoinPR212Latch makes the caller a participant of a PR #212 (LIVY-11)
+// cluster: it joins the Curator LeaderLatch at /<keyPrefix>/leader with
+// the string participant id (as livy.server.ha.server-ids names it) and
+// publishes nothing else, as PR #212 servers do (clients map the id to a
+// host through livy.conf). keyPrefix "" is PR #212's default, livy_ha.
+// WithLeadershipHandler, WithSessionTimeout and the ZooKeeper options
+// apply; it returns once leadership is known.
+func JoinPR212Latch(ctx context.Context, connect, keyPrefix, id string, opts ...RegistrarOption) (*Registrar, error) {
+	if err := layout.ValidatePR212ID(id); err != nil {
+		return nil, wrapOnce(ErrBadOption, "participant id", err)
+	}
+	cs, err := ParseConnectString(connect)
 	if err != nil {
 		return nil, err
 	}
-	g := &Registrar{
-		hiveDir: hiveDir, hivePrefix: hivePrefix, hiveData: hiveData,
-		cfg: cfg, rec: rec, data: data, namePrefix: prefix, sess: sess,
-		serversPath: layout.JoinPath(cfg.root, layout.ServersDir),
-		latchPath:   layout.JoinPath(cfg.root, layout.LeaderDir),
-		notify:      newNotifier(cfg.onLeadership),
-		registered:  make(chan struct{}),
-		denied:      make(chan struct{}),
-		closing:     make(chan struct{}),
-		done:        make(chan struct{}),
+	if keyPrefix == "" {
+		keyPrefix = layout.PR212DefaultKeyPrefix
 	}
+	latch, err := layout.CleanPath("/" + keyPrefix + "/" + layout.PR212LeaderDir)
+	if err != nil {
+		return nil, wrapOnce(ErrBadOption, "key prefix", err)
+	}
+	cfg, err := registrarConfig(append(opts, registrarOnly(func(c *config) { c.elect = true })))
+	if err != nil {
+		return nil, err
+	}
+	g := &Registrar{cfg: cfg, rec: ServerRecord{ID: -1}, noRecord: true, participant: id,
+		latchPath: latch, latchData: layout.PR212ParticipantData(id)}
+	return g.start(ctx, cs)
+}
+
+// start connects and runs the registrar until it is registered.
+func (g *Registrar) start(ctx context.Context, cs ConnectString) (*Registrar, error) {
+	g.tracker.base = g.cfg.dialer
+	sess, err := dialSession(cs, sessionConfig{timeout: g.cfg.sessionTimeout, dialer: g.tracker.dial(context.Background()),
+		log: g.cfg.log, auth: g.cfg.auth, acl: g.cfg.acl})
+	if err != nil {
+		return nil, err
+	}
+	g.sess = sess
+	g.notify = newNotifier(g.cfg.onLeadership)
+	g.registered = make(chan struct{})
+	g.denied = make(chan struct{})
+	g.closing = make(chan struct{})
+	g.done = make(chan struct{})
 	go g.run()
 	select {
 	case <-g.registered:
@@ -196,6 +244,23 @@ func (g *Registrar) Close() error {
 		g.notify.close()
 	})
 	return g.closeErr
+}
+
+// Abandon stops the registrar as a crash would: its ZooKeeper connections
+// are cut and no new one is made, its session is not closed and nothing is
+// deleted, so its nodes stay until ZooKeeper expires the session (the
+// session timeout later). That is what a kill -9 of a sidecar leaves, and
+// what PR #212 does even on SIGTERM (its latch is not released). For
+// drills and stand-ins; Close is the graceful stop.
+func (g *Registrar) Abandon() {
+	g.abandoned.Store(true)
+	g.tracker.closeAll()
+	g.closeOnce.Do(func() {
+		close(g.closing)
+		<-g.done
+		g.sess.Close() // disconnected for good: no close request reaches ZooKeeper
+		g.notify.close()
+	})
 }
 
 func (g *Registrar) setLeader(v bool) {
@@ -351,6 +416,10 @@ func (g *Registrar) run() {
 		}
 		select {
 		case <-g.closing:
+			if g.abandoned.Load() {
+				g.setLeader(false)
+				return
+			}
 			l.withdraw()
 			return
 		case <-g.sess.notify:
@@ -536,7 +605,7 @@ func (l *regLoop) sync() error {
 	if !l.healthy {
 		return nil // nothing to publish until the health check passes
 	}
-	for tries := 0; l.record == "" || tries == 0; tries++ {
+	for tries := 0; !g.noRecord && (l.record == "" || tries == 0); tries++ {
 		if tries > 3 {
 			return errors.New("server record keeps vanishing")
 		}
@@ -742,7 +811,7 @@ func (l *regLoop) createLatch() (string, error) {
 	if l.protectedID == "" {
 		l.protectedID = newProtectedID()
 	}
-	p, err := g.sess.Create(layout.JoinPath(g.latchPath, layout.LatchNodePrefix(l.protectedID)), layout.LatchData(g.rec.ID), zk.FlagEphemeral|zk.FlagSequence)
+	p, err := g.sess.Create(layout.JoinPath(g.latchPath, layout.LatchNodePrefix(l.protectedID)), g.latchData, zk.FlagEphemeral|zk.FlagSequence)
 	if isAmbiguous(err) {
 		l.latchUnsure, l.dedupe = true, true
 	}
@@ -782,8 +851,10 @@ func (l *regLoop) removeOwnDuplicates() error {
 		}
 		return nil
 	}
-	if err := check(g.serversPath, l.record, func(k string) bool { return strings.HasPrefix(k, g.namePrefix) }); err != nil {
-		return err
+	if !g.noRecord {
+		if err := check(g.serversPath, l.record, func(k string) bool { return strings.HasPrefix(k, g.namePrefix) }); err != nil {
+			return err
+		}
 	}
 	if g.hiveDir != "" {
 		// Our own Hive record (if we lead) is kept; any other is deleted.
