@@ -284,8 +284,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("livyclient: %s %s: reading answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
+		ru := resp.Request.URL
 		return &Error{StatusCode: resp.StatusCode, Message: parseErrorBody(raw),
-			Server: hostPort(resp.Request.URL), Method: method, Path: path}
+			Server: hostPort(ru), Method: method, Path: path, base: &url.URL{Scheme: ru.Scheme, Host: ru.Host}}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -26,6 +27,8 @@ type Error struct {
 	Server  string // host:port that answered
 	Method  string
 	Path    string
+
+	base *url.URL // the base URL of the server that answered
 }
 
 func (e *Error) Error() string {

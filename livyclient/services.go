@@ -35,8 +35,10 @@ func (e *CreateError) Unwrap() error { return e.Err }
 
 // create posts a create request without ever making a duplicate: it is
 // retried blindly only when it provably never reached a server (the
-// transport does that); after an ambiguous failure the job is looked up by
-// its unique name and returned, or created again if it is truly absent.
+// transport does that); after an ambiguous failure — no answer, or a 5xx,
+// which a server that committed and then failed also sends — the job is
+// looked up by its unique name and returned, or created again if it is
+// truly absent (at most 3 attempts in all).
 // The lookup and the new attempt go to the active server (names are
 // cluster-wide through Livy's state store), or, in multi-active mode, to
 // the very server that got the first attempt (each server has its own
@@ -53,13 +55,23 @@ func (c *Client) create(ctx context.Context, coll, name string, in, out any) err
 	for try := 1; ; try++ {
 		err := c.do(lctx, http.MethodPost, "/"+coll, in, out)
 		var amb *AmbiguousError
+		var le *Error
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &amb) && name != "" && try < 3 && ctx.Err() == nil:
+		case name != "" && try < 3 && ctx.Err() == nil &&
+			(errors.As(err, &amb) || (errors.As(err, &le) && le.StatusCode >= 500 && le.base != nil)):
+			// No answer, or a 5xx: a server that committed the job and
+			// then failed (its state store, a lost leadership) answers
+			// 500 too, so the job may exist. Look it up by its unique
+			// name before anything is created again.
 			ambiguous = true
 			if c.transport.cluster.perServer() {
-				lctx = pinned(ctx, amb.Server)
+				if amb != nil {
+					lctx = pinned(ctx, amb.Server)
+				} else {
+					lctx = pinned(ctx, le.base)
+				}
 			}
 			c.log.Info("livyclient: create outcome unknown; looking it up by name", "coll", coll, "name", name, "err", err)
 			lerr := lookup()
