@@ -65,12 +65,43 @@ type cluster interface {
 	done(u *url.URL)
 	// hint reports that a server we chose claims to be passive, or failed.
 	hint()
+	// still reports whether base is still the server to ask for scope sc
+	// in the current view (any live server in an active-active cluster).
+	still(base *url.URL, sc scope) bool
+	// view returns a context cancelled when the current view is replaced
+	// (nil: the view never changes).
+	view() context.Context
 }
 
 type resolverCluster struct {
 	loc      Locator
 	bases    sync.Map // server URL -> *url.URL, parsed once
 	inflight sync.Map // host:port -> *atomic.Int64 (active-active)
+
+	viewMu  sync.Mutex
+	viewCh  <-chan struct{}
+	viewCtx context.Context
+}
+
+// view returns a context that is cancelled when the current view is
+// replaced: one context, and one goroutine waiting, per view (not per
+// request).
+func (c *resolverCluster) view() context.Context {
+	ch := c.loc.Changed()
+	if ch == nil {
+		return nil
+	}
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	if c.viewCh != ch {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			<-ch
+			cancel()
+		}()
+		c.viewCh, c.viewCtx = ch, ctx
+	}
+	return c.viewCtx
 }
 
 func (c *resolverCluster) base(srv discovery.Server) (*url.URL, error) {
@@ -167,6 +198,23 @@ func (c *resolverCluster) member(u *url.URL) bool {
 	return false
 }
 
+func (c *resolverCluster) still(base *url.URL, sc scope) bool {
+	if c.loc.Mode() == discovery.ActiveActive {
+		return c.member(base)
+	}
+	var srv discovery.Server
+	var err error
+	if sc.id >= 0 {
+		srv, err = c.loc.Owner(context.Background(), sc.kind, sc.id)
+	} else {
+		srv, err = c.loc.Active(context.Background())
+	}
+	if err != nil {
+		return true // no better server known: let the attempt run
+	}
+	return srv.HostPort == hostPort(base)
+}
+
 func (c *resolverCluster) perServer() bool {
 	m := c.loc.Mode()
 	return m == discovery.MultiActive || m == discovery.SessionHA
@@ -239,6 +287,10 @@ func (c *staticCluster) good(answered *url.URL) {
 }
 
 func (c *staticCluster) hint() {}
+
+func (c *staticCluster) still(*url.URL, scope) bool { return true }
+
+func (c *staticCluster) view() context.Context { return nil }
 
 // parseBase parses a server base URL (scheme://host:port[/base]).
 func parseBase(s string) (*url.URL, error) {

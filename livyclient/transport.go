@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -146,7 +147,28 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var resp *http.Response
 		var herr error
 		if perr == nil {
-			resp, herr = t.follow(ctx, req, base, getBody)
+			// An idempotent request in flight to a server that stops being
+			// the one to ask (the active moved; a frozen active is only
+			// noticed through ZooKeeper) is cut and sent again to the new
+			// one, instead of hanging for the caller's whole deadline.
+			actx, cancelAttempt := ctx, context.CancelCauseFunc(nil)
+			var w *moveWatch
+			if idempotent && pin == nil && changed != nil {
+				actx, cancelAttempt = context.WithCancelCause(ctx)
+				w = t.watchMove(base, scope, cancelAttempt)
+			}
+			resp, herr = t.follow(actx, req, base, getBody)
+			if w != nil {
+				w.stop()
+				if herr == nil {
+					resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancelAttempt(nil) }}
+				} else {
+					if errors.Is(context.Cause(actx), errMoved) && ctx.Err() == nil {
+						herr = fmt.Errorf("%s: %w", hostPort(base), errMoved)
+					}
+					cancelAttempt(nil)
+				}
+			}
 			if pin == nil {
 				t.cluster.done(base)
 			}
@@ -193,7 +215,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if errors.Is(herr, ErrUntrustedRedirect) || errors.Is(herr, ErrTooManyRedirects) || ctx.Err() != nil {
 				return nil, herr
 			}
-			if !retry.Retryable(herr) {
+			if !retry.Retryable(herr) && !errors.Is(herr, errMoved) {
 				return nil, herr
 			}
 			lastErr = herr
@@ -243,6 +265,72 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			deadline = nil
 		}
 	}
+}
+
+// errMoved cuts an idempotent attempt whose server stopped being the one
+// to ask.
+var errMoved = errors.New("the cluster moved away from this server while the request was in flight")
+
+// moveWatch cancels an attempt to base when a newer cluster view sends
+// the request's scope elsewhere. It costs no goroutine until the view
+// changes (context.AfterFunc on the cluster's per-view context).
+type moveWatch struct {
+	t      *Transport
+	base   *url.URL
+	sc     scope
+	cancel context.CancelCauseFunc
+	mu     sync.Mutex
+	done   bool
+	unreg  func() bool
+}
+
+func (t *Transport) watchMove(base *url.URL, sc scope, cancel context.CancelCauseFunc) *moveWatch {
+	w := &moveWatch{t: t, base: base, sc: sc, cancel: cancel}
+	w.arm()
+	return w
+}
+
+// arm waits for the next view change.
+func (w *moveWatch) arm() {
+	vc := w.t.cluster.view()
+	if vc == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	w.unreg = context.AfterFunc(vc, w.check)
+}
+
+func (w *moveWatch) check() {
+	if !w.t.cluster.still(w.base, w.sc) {
+		w.cancel(errMoved)
+		return
+	}
+	w.arm()
+}
+
+func (w *moveWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	if w.unreg != nil {
+		w.unreg()
+	}
+}
+
+// cancelOnClose releases an attempt's context when the body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 func (t *Transport) clusterSize() int {
