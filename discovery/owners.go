@@ -34,6 +34,8 @@ type ownerTable struct {
 	recent  map[uint64]ownerEntry
 	pending map[uint64]*ownerFetch // lookups in flight (one per key)
 	dirty   map[uint64]string      // records whose watch fired: key -> path
+	watched map[uint64]bool        // records with a watch pending
+	gen     uint64                 // bumped by every reset
 	rev     atomic.Uint64
 	wake    chan struct{}
 	stop    chan struct{}
@@ -60,7 +62,7 @@ func newOwnerTable(sess *zkSession, root string, max int, changed func()) *owner
 		max = DefaultOwnerCacheSize
 	}
 	t := &ownerTable{sess: sess, root: root, prefix: layout.JoinPath(root, layout.SessionDir) + "/", max: max, changed: changed,
-		recent: make(map[uint64]ownerEntry), pending: make(map[uint64]*ownerFetch), dirty: make(map[uint64]string),
+		recent: make(map[uint64]ownerEntry), pending: make(map[uint64]*ownerFetch), dirty: make(map[uint64]string), watched: make(map[uint64]bool),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	empty := map[uint64]ownerEntry{}
 	t.frozen.Store(&empty)
@@ -83,9 +85,10 @@ func (t *ownerTable) lookup(k uint64) (ownerEntry, bool) {
 		return e, true
 	}
 	t.mu.RLock()
-	e, ok := t.recent[k]
-	t.mu.RUnlock()
-	return e, ok
+	defer t.mu.RUnlock()
+	// A merge may have moved the entry from recent into a new frozen map
+	// since the first look: look at both under the lock.
+	return t.cached(k)
 }
 
 // cached reports whether k is cached; t.mu is held.
@@ -132,6 +135,9 @@ func ownerKey(kind SessionKind, id int) uint64 { return uint64(kind)<<32 | uint6
 
 // Owner implements Owners.
 func (t *ownerTable) Owner(ctx context.Context, kind SessionKind, id int, fetch bool) (int, bool, error) {
+	if id < 0 || id > layout.MaxServerID {
+		return 0, false, nil // no record can exist for it: the prefix decides
+	}
 	k := ownerKey(kind, id)
 	e, ok := t.lookup(k)
 	if ok || !fetch {
@@ -152,10 +158,13 @@ func (t *ownerTable) fetch(ctx context.Context, kind SessionKind, id int, k uint
 		f = &ownerFetch{done: make(chan struct{})}
 		t.pending[k] = f
 		go func() {
-			e, err := t.get(path)
+			gen := t.generation()
+			e, err := t.get(k, path)
 			t.mu.Lock()
 			delete(t.pending, k)
-			if err == nil {
+			if err == nil && gen == t.gen {
+				// (A reset in between — the session expired — leaves
+				// this read without a watch: it is not cached.)
 				t.store(k, e)
 			}
 			t.mu.Unlock()
@@ -189,22 +198,45 @@ func (t *ownerTable) store(k uint64, e ownerEntry) {
 }
 
 // get reads a record with a data watch, or arms an existence watch when
-// there is none. The watch channels are left unread: events arrive through
-// onWatch (go-zookeeper's channels are buffered and closed after one event).
-func (t *ownerTable) get(path string) (ownerEntry, error) {
+// there is none. A watch is set only when none is pending for the record
+// (go-zookeeper keeps one more channel per call until the node changes);
+// the channels are left unread: events arrive through onWatch.
+func (t *ownerTable) get(k uint64, path string) (ownerEntry, error) {
+	t.mu.Lock()
+	watch := !t.watched[k]
+	if watch {
+		t.watched[k] = true
+	}
+	t.mu.Unlock()
 	for i := 0; i < 3; i++ {
-		data, _, err := t.sess.GetW(path)
+		var data []byte
+		var err error
+		if watch {
+			data, _, err = t.sess.GetW(path)
+		} else {
+			data, _, err = t.sess.Get(path)
+		}
 		if err == nil {
 			owner, perr := layout.ParseSessionOwner(data)
 			return ownerEntry{owner: owner, known: perr == nil}, nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
+			if watch {
+				t.mu.Lock()
+				delete(t.watched, k)
+				t.mu.Unlock()
+			}
 			if errors.Is(err, zk.ErrNoAuth) {
 				return ownerEntry{}, fmt.Errorf("%w: read %s", ErrNotAuthenticated, path)
 			}
 			return ownerEntry{}, fmt.Errorf("%w: read %s: %w", ErrUnavailable, path, err)
 		}
-		ok, _, err := t.sess.ExistsW(path)
+		var ok bool
+		if watch {
+			ok, _, err = t.sess.ExistsW(path)
+		} else {
+			ok, _, err = t.sess.Exists(path)
+		}
 		if err != nil {
 			return ownerEntry{}, fmt.Errorf("%w: watch %s: %w", ErrUnavailable, path, err)
 		}
@@ -240,12 +272,13 @@ func (t *ownerTable) onWatch(ev zk.Event) {
 	}
 	k := ownerKey(kind, id)
 	t.mu.Lock()
+	delete(t.watched, k) // the watch has fired (or is gone)
 	if ev.Type == zk.EventNotWatching {
-		// Session expired (or closing): the watch is gone; read again
-		// when next asked.
-		if _, cached := t.cached(k); cached {
-			t.rebuild(func(m map[uint64]ownerEntry) { delete(m, k) })
-		}
+		// The session expired (or is closing): every watch is gone, and
+		// go-zookeeper says so once per watch, holding its watch lock:
+		// forget everything once, cheaply; records are read again when
+		// next asked for.
+		t.resetLocked()
 	} else if _, cached := t.cached(k); cached {
 		t.dirty[k] = p
 	}
@@ -269,22 +302,36 @@ func (t *ownerTable) work() {
 		batch := t.dirty
 		t.dirty = make(map[uint64]string)
 		t.mu.Unlock()
-		changed := false
+		type upd struct {
+			e   ownerEntry
+			err error
+		}
+		reads := make(map[uint64]upd, len(batch))
 		for k, path := range batch {
-			e, err := t.get(path)
-			t.mu.Lock()
-			old, cached := t.cached(k)
-			switch {
-			case cached && err != nil:
-				t.rebuild(func(m map[uint64]ownerEntry) { delete(m, k) }) // read again when next asked
-			case cached && old != e:
-				t.rebuild(func(m map[uint64]ownerEntry) { m[k] = e })
-			}
-			t.mu.Unlock()
-			if cached && (err != nil || old != e) {
-				changed = true
+			e, err := t.get(k, path)
+			reads[k] = upd{e, err}
+		}
+		changed := false
+		t.mu.Lock()
+		edits := make(map[uint64]upd)
+		for k, u := range reads {
+			if old, cached := t.cached(k); cached && (u.err != nil || old != u.e) {
+				edits[k] = u
 			}
 		}
+		if len(edits) > 0 {
+			changed = true
+			t.rebuild(func(m map[uint64]ownerEntry) { // one rebuild for the whole batch
+				for k, u := range edits {
+					if u.err != nil {
+						delete(m, k) // read again when next asked
+					} else {
+						m[k] = u.e
+					}
+				}
+			})
+		}
+		t.mu.Unlock()
 		if changed {
 			t.rev.Add(1)
 			t.changed()
@@ -303,9 +350,24 @@ func (t *ownerTable) revision() uint64 { return t.rev.Load() }
 // reset forgets everything (the session expired: its watches are gone).
 func (t *ownerTable) reset() {
 	t.mu.Lock()
+	t.resetLocked()
+	t.mu.Unlock()
+}
+
+// resetLocked forgets every entry and pending watch; t.mu is held.
+func (t *ownerTable) resetLocked() {
+	t.gen++
 	clear(t.recent)
 	clear(t.dirty)
-	empty := map[uint64]ownerEntry{}
-	t.frozen.Store(&empty)
-	t.mu.Unlock()
+	clear(t.watched)
+	if len(*t.frozen.Load()) > 0 {
+		empty := map[uint64]ownerEntry{}
+		t.frozen.Store(&empty)
+	}
+}
+
+func (t *ownerTable) generation() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.gen
 }

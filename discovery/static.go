@@ -491,15 +491,18 @@ func staticRedirectTarget(from *staticEndpoint, resp *http.Response) (*staticEnd
 	if err != nil {
 		return nil, "redirects to a Location that does not parse; not trusted"
 	}
+	// Only the scheme and host are ever quoted: userinfo, path and query
+	// can carry credentials.
+	shown := strconv.Quote((&url.URL{Scheme: loc.Scheme, Host: loc.Host}).String())
 	switch {
 	case loc.Scheme != "http" && loc.Scheme != "https":
-		return nil, "redirects to " + strconv.Quote(loc.Redacted()) + ", not http(s); not trusted"
+		return nil, "redirects to " + shown + ", not http(s); not trusted"
 	case loc.User != nil:
-		return nil, "redirects to " + strconv.Quote(loc.Redacted()) + ", which carries userinfo; not trusted"
+		return nil, "redirects to " + shown + " with userinfo; not trusted"
 	case loc.Host == "":
 		return nil, "redirects to a Location without a host; not trusted"
 	case from.scheme == "https" && loc.Scheme != "https":
-		return nil, "redirects from https to " + strconv.Quote(loc.Redacted()) + "; not trusted"
+		return nil, "redirects from https to " + shown + "; not trusted"
 	}
 	// The base path is what precedes the probed "/version"; a Location that
 	// does not end so names the server's root.

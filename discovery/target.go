@@ -112,7 +112,7 @@ func ParseTarget(s string) (Target, error) {
 		}
 		cs, err := ParseConnectString(s)
 		if err != nil {
-			return Target{}, err
+			return Target{}, wrapOnce(ErrBadTarget, "", err)
 		}
 		t.Kind, t.ZK = "zk", cs
 		return t, nil
@@ -152,7 +152,7 @@ func ParseTarget(s string) (Target, error) {
 		t.Kind = "zk"
 		cs, err := ParseConnectString(body)
 		if err != nil {
-			return Target{}, err
+			return Target{}, wrapOnce(ErrBadTarget, "", err)
 		}
 		t.ZK = cs
 		if v, ok := take("layout"); ok {
@@ -237,7 +237,7 @@ func ParseTarget(s string) (Target, error) {
 		if v, ok := take("zk"); ok {
 			cs, err := ParseConnectString(v)
 			if err != nil {
-				return Target{}, err
+				return Target{}, wrapOnce(ErrBadTarget, "zk=", err)
 			}
 			t.ZK = cs
 		}

@@ -85,7 +85,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 	)
 	// Every connection bounds the handshake, so a frozen server costs a
 	// new client handshakeTimeout, not 10 × 2/3 of the session timeout.
-	opts = append(opts, zk.WithDialer(boundedDialer(cfg.dialer, handshakeTimeout)))
+	opts = append(opts, zk.WithDialer(boundedDialer(cfg.dialer, handshakeTimeout, len(cs.Servers))))
 	timeout := cfg.timeout
 	if timeout <= 0 {
 		timeout = DefaultSessionTimeout

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -27,6 +28,8 @@ type boundedConn struct {
 	hdr      [4]byte
 	hdrN     int
 	body     int // bytes of the response body still to read (-1: length unknown)
+	rounds   *handshakeRounds
+	reported bool
 }
 
 func newBoundedConn(c net.Conn, d time.Duration) *boundedConn {
@@ -52,13 +55,17 @@ func (c *boundedConn) SetDeadline(t time.Time) error {
 
 func (c *boundedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.mu.Lock()
-		if !c.deadline.IsZero() {
-			c.account(p[:n])
-		}
-		c.mu.Unlock()
+	c.mu.Lock()
+	if n > 0 && !c.deadline.IsZero() {
+		c.account(p[:n])
 	}
+	if err != nil && !c.deadline.IsZero() && !c.reported && c.rounds != nil {
+		// The handshake failed: count it if it was our cap that ended it.
+		var ne net.Error
+		c.reported = true
+		c.rounds.result(errors.As(err, &ne) && ne.Timeout())
+	}
+	c.mu.Unlock()
 	return n, err
 }
 
@@ -80,15 +87,55 @@ func (c *boundedConn) account(b []byte) {
 	c.body -= len(b)
 	if c.body <= 0 {
 		c.deadline = time.Time{}
+		if c.rounds != nil && !c.reported {
+			c.reported = true
+			c.rounds.result(false)
+		}
 		// go-zookeeper cleared its own deadline after the length; the
 		// cap it may still carry goes with the handshake.
 		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
 }
 
-// boundedDialer wraps a Dialer (nil: plain TCP) so that every connection
-// it makes bounds the ZooKeeper handshake.
-func boundedDialer(d Dialer, bound time.Duration) func(network, address string, timeout time.Duration) (net.Conn, error) {
+// handshakeRounds tracks capped handshakes that timed out, so that a
+// cluster whose servers are all merely slow is still reached: after as
+// many capped failures in a row as there are servers, the next round is
+// not capped (go-zookeeper's own bound applies).
+type handshakeRounds struct {
+	mu       sync.Mutex
+	servers  int
+	fails    int
+	uncapped int
+}
+
+// next reports whether the next connection is capped.
+func (h *handshakeRounds) next() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fails >= h.servers {
+		h.fails, h.uncapped = 0, h.servers
+	}
+	if h.uncapped > 0 {
+		h.uncapped--
+		return false
+	}
+	return true
+}
+
+func (h *handshakeRounds) result(timedOut bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if timedOut {
+		h.fails++
+	} else {
+		h.fails, h.uncapped = 0, 0
+	}
+}
+
+// boundedDialer wraps a Dialer (nil: plain TCP) so that the connections it
+// makes bound the ZooKeeper handshake (see handshakeRounds for when not).
+func boundedDialer(d Dialer, bound time.Duration, servers int) func(network, address string, timeout time.Duration) (net.Conn, error) {
+	rounds := &handshakeRounds{servers: max(servers, 1)}
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -103,6 +150,11 @@ func boundedDialer(d Dialer, bound time.Duration) func(network, address string, 
 		if err != nil {
 			return nil, err
 		}
-		return newBoundedConn(c, bound), nil
+		if !rounds.next() {
+			return c, nil
+		}
+		bc := newBoundedConn(c, bound)
+		bc.rounds = rounds
+		return bc, nil
 	}
 }

@@ -520,22 +520,42 @@ func (s *zkSource) list(sp *specState) ([]string, error) {
 
 // readNode reads a specNode with a data watch, or arms an existence watch
 // when the node does not exist.
+// nodeRead parses a specNode's data (bounded by maxRecordSize).
+func nodeRead(sp *specState, p string, data []byte) *zkRead {
+	r := zkRead{path: p, present: true}
+	if len(data) > maxRecordSize {
+		r.err = fmt.Errorf("node is %d bytes (more than %d): not a server record", len(data), maxRecordSize)
+	} else {
+		r.val, r.err = sp.spec.parse("", data)
+	}
+	return &r
+}
+
 func (s *zkSource) readNode(sp *specState) error {
 	if sp.armed && sp.node != nil {
 		return nil
 	}
 	p := sp.spec.path
+	if sp.w != nil {
+		// A forced re-read while the node's watch is pending: read it
+		// without a new watch (go-zookeeper would keep one more channel).
+		data, _, err := s.sess.Get(p)
+		switch {
+		case err == nil:
+			sp.node, sp.armed = nodeRead(sp, p, data), true
+			return nil
+		case errors.Is(err, zk.ErrNoNode):
+			sp.node, sp.armed = &zkRead{path: p}, true
+			return nil
+		default:
+			return s.zkErr("read", p, err)
+		}
+	}
 	for i := 0; i < 3; i++ {
 		data, w, err := s.sess.GetW(p)
 		if err == nil {
 			sp.w, sp.armed = w, true
-			r := zkRead{path: p, present: true}
-			if len(data) > maxRecordSize {
-				r.err = fmt.Errorf("node is %d bytes (more than %d): not a server record", len(data), maxRecordSize)
-			} else {
-				r.val, r.err = sp.spec.parse("", data)
-			}
-			sp.node = &r
+			sp.node = nodeRead(sp, p, data)
 			return nil
 		}
 		if !errors.Is(err, zk.ErrNoNode) {
