@@ -149,7 +149,7 @@ func probeTree(sess *zkSession, cs ConnectString, maxNodes int) ([]Finding, erro
 			if nrec == 0 && len(latch) == 0 {
 				continue // an empty leftover
 			}
-			params := "root=" + url.QueryEscape(n.path)
+			params := "root=" + queryValue(n.path)
 			detail := strconv.Itoa(nrec) + " server records, latch with " + strconv.Itoa(len(latch)) + " participants"
 			switch {
 			case has(layout.SessionDir):
@@ -176,23 +176,23 @@ func probeTree(sess *zkSession, cs ConnectString, maxNodes int) ([]Finding, erro
 			prefix := strings.TrimPrefix(path.Dir(n.path), "/")
 			out = append(out, Finding{Layout: LayoutPR212, Path: n.path,
 				Detail: "Curator latch with " + strconv.Itoa(len(kids)) + " participants, leader id " + strconv.Quote(id),
-				Target: target("layout=pr212&namespace=" + url.QueryEscape(prefix) + "&conf=/etc/livy/conf/livy.conf")})
+				Target: target("layout=pr212&namespace=" + queryValue(prefix) + "&conf=/etc/livy/conf/livy.conf")})
 			continue
 		case name == layout.PR189DefaultNode:
 			if u, err := layout.ParsePR189URI(get(n.path)); err == nil {
 				out = append(out, Finding{Layout: LayoutPR189, Path: n.path, Detail: "server URL " + u,
-					Target: target("layout=pr189&path=" + url.QueryEscape(n.path))})
+					Target: target("layout=pr189&path=" + queryValue(n.path))})
 			}
 			continue
 		case strings.HasSuffix(n.path, "/zk/services"):
 			out = append(out, Finding{Layout: LayoutPR276, Path: n.path, Detail: strconv.Itoa(len(kids)) + " services",
-				Target: target("layout=pr276&path=" + url.QueryEscape(n.path))})
+				Target: target("layout=pr276&path=" + queryValue(n.path))})
 			continue
 		case countPrefix(kids, layout.ServerNamePrefix) > 0:
 			ns := strings.TrimPrefix(n.path, "/")
 			out = append(out, Finding{Layout: LayoutHive, Path: n.path,
 				Detail: strconv.Itoa(countPrefix(kids, layout.ServerNamePrefix)) + " serverUri= registrations",
-				Target: target("layout=hive&namespace=" + url.QueryEscape(ns))})
+				Target: target("layout=hive&namespace=" + queryValue(ns))})
 			continue
 		case (strings.HasSuffix(name, "-unsecure") || strings.HasSuffix(name, "-sasl")) && has(layout.HiveHAInstancesDir):
 			inst, _ := children(layout.JoinPath(n.path, layout.HiveHAInstancesDir))
@@ -204,7 +204,7 @@ func probeTree(sess *zkSession, cs ConnectString, maxNodes int) ([]Finding, erro
 			}
 			out = append(out, Finding{Layout: LayoutHiveHA, Path: n.path,
 				Detail: strconv.Itoa(countPrefix(inst, layout.HiveHAInstancePrefix)) + " instances",
-				Target: target("layout=hive-ha&namespace=" + url.QueryEscape(ns) + sasl)})
+				Target: target("layout=hive-ha&namespace=" + queryValue(ns) + sasl)})
 			continue
 		}
 		if n.depth+1 >= probeMaxDepth {
@@ -216,6 +216,12 @@ func probeTree(sess *zkSession, cs ConnectString, maxNodes int) ([]Finding, erro
 	}
 	return out, nil
 }
+
+// queryValue escapes a target parameter's value, leaving the characters a
+// path or a list needs readable ("root=/livy", not "root=%2Flivy").
+func queryValue(s string) string { return readable.Replace(url.QueryEscape(s)) }
+
+var readable = strings.NewReplacer("%2F", "/", "%3A", ":", "%2C", ",")
 
 func sortedHas(sorted []string, k string) bool {
 	i := sort.SearchStrings(sorted, k)

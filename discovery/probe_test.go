@@ -50,10 +50,10 @@ func TestProbeAndDiagnostics(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[Layout]string{
-		LayoutCanonical: "zk://" + connect + "?root=%2Fapps%2Flivy&mode=multi-active",
+		LayoutCanonical: "zk://" + connect + "?root=/apps/livy&mode=multi-active",
 		LayoutPR212:     "zk://" + connect + "?layout=pr212&namespace=livy_ha&conf=/etc/livy/conf/livy.conf",
-		LayoutPR189:     "zk://" + connect + "?layout=pr189&path=%2Flivy%2Fserver.uri",
-		LayoutPR276:     "zk://" + connect + "?layout=pr276&path=%2Flivy%2Fzk%2Fservices",
+		LayoutPR189:     "zk://" + connect + "?layout=pr189&path=/livy/server.uri",
+		LayoutPR276:     "zk://" + connect + "?layout=pr276&path=/livy/zk/services",
 		LayoutHive:      "zk://" + connect + "?layout=hive&namespace=hiveserver2",
 		LayoutHiveHA:    "zk://" + connect + "?layout=hive-ha&namespace=hs2ActivePassiveHA",
 	}
@@ -84,7 +84,7 @@ func TestProbeAndDiagnostics(t *testing.T) {
 	r := resolver(t, connect, "/nothere")
 	_, err = r.Active(ctxT(t, 10*time.Second))
 	for _, part := range []string{"no servers registered under /nothere/servers", "found a PR #276 layout at /livy/zk/services",
-		"use zk://" + connect + "?layout=pr276&path=%2Flivy%2Fzk%2Fservices"} {
+		"use zk://" + connect + "?layout=pr276&path=/livy/zk/services"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
 			t.Errorf("wrong root: %v\nwant it to contain %q", err, part)
 		}

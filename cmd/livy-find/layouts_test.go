@@ -371,10 +371,10 @@ func TestProbe(t *testing.T) {
 	}
 	t.Logf("probe:\n%s", r.stdout)
 	wantTargets := map[string]string{
-		"canonical": "zk://" + connect + "?root=%2Fapps%2Flivy",
+		"canonical": "zk://" + connect + "?root=/apps/livy",
 		"pr212":     "zk://" + connect + "?layout=pr212&namespace=livy_ha&conf=/etc/livy/conf/livy.conf",
-		"pr189":     "zk://" + connect + "?layout=pr189&path=%2Flivy%2Fserver.uri",
-		"pr276":     "zk://" + connect + "?layout=pr276&path=%2Flivy%2Fzk%2Fservices",
+		"pr189":     "zk://" + connect + "?layout=pr189&path=/livy/server.uri",
+		"pr276":     "zk://" + connect + "?layout=pr276&path=/livy/zk/services",
 		"hive":      "zk://" + connect + "?layout=hive&namespace=hiveserver2",
 	}
 	wantPaths := map[string]string{"canonical": "/apps/livy", "pr212": "/livy_ha/leader", "pr189": "/livy/server.uri",
