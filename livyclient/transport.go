@@ -191,7 +191,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		// Decide whether this failure may be retried.
+		var aerr *AuthError
 		switch {
+		case herr != nil && errors.As(herr, &aerr):
+			return nil, herr // nothing was sent; retrying cannot help
 		case perr != nil:
 			if errors.Is(perr, discovery.ErrClosed) || (ctx.Err() != nil) {
 				return nil, perr
@@ -344,6 +347,7 @@ func (t *Transport) clusterSize() int {
 // members, re-applying credentials per hop.
 func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL, getBody func() (io.ReadCloser, error)) (*http.Response, error) {
 	target := rebase(req.URL, base)
+	renegotiated := false
 	for hop := 0; ; hop++ {
 		out, err := t.prepare(ctx, req, target, getBody)
 		if err != nil {
@@ -355,6 +359,15 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 		}
 		if resp.Request == nil { // some RoundTrippers leave it unset
 			resp.Request = out
+		}
+		if resp.StatusCode == http.StatusUnauthorized && t.auth != nil && !renegotiated && negotiates(resp) {
+			// A SPNEGO server refused this hop's token (e.g. a replay
+			// after a clock hiccup): one more try with a fresh token for
+			// the same host. Nothing ran on a 401, so a POST may repeat.
+			renegotiated = true
+			drain(resp)
+			hop--
+			continue
 		}
 		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusPermanentRedirect {
 			return resp, nil
@@ -414,7 +427,7 @@ func (t *Transport) prepare(ctx context.Context, req *http.Request, target *url.
 	}
 	if t.auth != nil {
 		if err := t.auth.Authenticate(out, hostPort(target)); err != nil {
-			return nil, fmt.Errorf("livyclient: authenticate for %s: %w", hostPort(target), err)
+			return nil, &AuthError{Server: hostPort(target), Err: err}
 		}
 	}
 	return out, nil
@@ -474,6 +487,31 @@ func sessionScope(path string) scope {
 	}
 	return scope{id: -1}
 }
+
+// negotiates reports whether a 401 asks for SPNEGO (WWW-Authenticate:
+// Negotiate).
+func negotiates(resp *http.Response) bool {
+	for _, v := range resp.Header.Values("WWW-Authenticate") {
+		if len(v) >= 9 && strings.EqualFold(v[:9], "negotiate") {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthError is returned when the Authenticator could not produce
+// credentials for a hop (no Kerberos ticket, an expired one, …). Nothing
+// was sent to that server; it is never retried.
+type AuthError struct {
+	Server string // host:port the credentials were for
+	Err    error
+}
+
+func (e *AuthError) Error() string {
+	return "livyclient: authenticate for " + e.Server + ": " + e.Err.Error()
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
 
 func isStandby(resp *http.Response) bool {
 	if resp.Body == nil {
