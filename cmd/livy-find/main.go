@@ -34,7 +34,8 @@
 //	            settings: jdbc:hive2://host:port/default[;transportMode=http;httpPath=P][;auth=noSasl]
 //	servers     print every server, the leader first, one per line (a JSON
 //	            array with --format json); skipped znodes are reported on
-//	            stderr as "livy-find: skipped <path>: <reason>"
+//	            stderr as "livy-find: skipped <path>: <reason>", the first 10,
+//	            then "livy-find: skipped N more znodes (M in all)"
 //	watch       print the active server, then again each time it changes,
 //	            until SIGINT or SIGTERM; while there is none, say so on stderr
 //	probe       list every known layout under the target's ZooKeeper (its
@@ -323,7 +324,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 	case "servers":
-		for _, p := range snap.Problems {
+		for i, p := range snap.Problems {
+			if i == maxProblemLines {
+				// Garbage at scale (thousands of bad children) is
+				// summarised, not printed line by line.
+				fmt.Fprintf(stderr, "%s: skipped %d more znodes (%d in all)\n", name, len(snap.Problems)-i, len(snap.Problems))
+				break
+			}
 			fmt.Fprintf(stderr, "%s: skipped %s: %s\n", name, p.Path, cli.OneLine(p.Reason))
 		}
 		if err := snap.Err(); err != nil {
@@ -404,6 +411,9 @@ func watch(ctx context.Context, r *discovery.Resolver, o *options, stdout, stder
 }
 
 // probe lists the known layouts under the target's ZooKeeper.
+// maxProblemLines bounds the skipped-znode lines livy-find servers prints.
+const maxProblemLines = 10
+
 func probe(ctx context.Context, tgt cli.Target, zkOpts []discovery.Option, o *options, stdout, stderr io.Writer) int {
 	zkc, err := cli.ZooKeeperOf(tgt)
 	if err != nil {

@@ -141,6 +141,18 @@ func TestServers(t *testing.T) {
 		}
 	}
 
+	// Garbage at scale is summarised: 10 lines, then a count.
+	for i := 0; i < 30; i++ {
+		if _, err := conn.Create(fmt.Sprintf("%s/servers/junk-%02d", root, i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = runFind(t, "--zk", zkc, "--root", root, "servers")
+	lines = strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.code != 0 || len(lines) != 11 || lines[10] != "livy-find: skipped 22 more znodes (32 in all)" {
+		t.Fatalf("32 problems: exit %d, %d stderr lines, last %q", r.code, len(lines), lines[len(lines)-1])
+	}
+
 	r = runFind(t, "--zk", zkc, "--root", root, "--format", "hostport", "servers")
 	if r.code != 0 || r.stdout != "127.0.0.1:20006\n127.0.0.1:20005\n" {
 		t.Fatalf("servers --format hostport: %v", r)
