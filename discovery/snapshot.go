@@ -254,7 +254,7 @@ func (e *ownerError) Is(target error) bool { return target == ErrNoOwner }
 // the rest in the given order; servers whose name repeats are skipped.
 func buildSnapshot(st State) *Snapshot {
 	s := &Snapshot{Mode: st.Mode, Source: st.Source, leader: -1, elected: st.Elected, ready: true,
-		Time: time.Now(), owners: st.Owners, revision: st.Revision, Problems: slices.Clone(st.Problems),
+		Time: time.Now(), owners: st.Owners, revision: st.Revision, Problems: capProblems(st.Problems),
 		byID: make(map[int]int), byName: make(map[string]int), members: make(map[string]struct{})}
 	s.Servers = make([]Server, 0, len(st.Servers))
 	seen := make(map[string]bool, len(st.Servers))
@@ -307,6 +307,19 @@ func buildSnapshot(st State) *Snapshot {
 		}
 	}
 	return s
+}
+
+// MaxProblems bounds the problems a snapshot lists; beyond it, the last
+// entry counts the rest (a namespace full of garbage must not cost every
+// client megabytes).
+const MaxProblems = 1000
+
+func capProblems(ps []Problem) []Problem {
+	if len(ps) <= MaxProblems {
+		return slices.Clone(ps)
+	}
+	out := slices.Clone(ps[:MaxProblems-1])
+	return append(out, Problem{Path: "…", Reason: strconv.Itoa(len(ps)-MaxProblems+1) + " more problems (" + strconv.Itoa(len(ps)) + " in all) not listed"})
 }
 
 // sameContent reports whether two snapshots describe the same cluster.

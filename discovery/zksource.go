@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -652,6 +653,15 @@ func (s *zkSource) refresh() error {
 func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 	out := zkRead{path: sp.spec.path, entries: make([]dirEntry, 0, len(sp.kids))}
 	present := make(map[string]bool, len(sp.kids))
+	// First pass: what is cached or rejected by name; the rest is read
+	// below, several requests in flight at once (go-zookeeper pipelines
+	// concurrent requests on its one connection).
+	type job struct {
+		name string
+		slot int
+	}
+	var jobs []job
+	rejected := make(map[string]error) // one error per distinct reason
 	for _, name := range sp.kids {
 		present[name] = true
 		e, ok := sp.cache[name]
@@ -664,46 +674,100 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 			case !accepted && reason == "":
 				continue
 			case !accepted:
-				e = dirEntry{name: name, err: errors.New(reason)}
+				err, seen := rejected[reason]
+				if !seen {
+					err = errors.New(reason)
+					rejected[reason] = err
+				}
+				e = dirEntry{name: name, err: err}
+				sp.cache[name] = e
 			default:
-				p := layout.JoinPath(sp.spec.path, name)
-				var data []byte
-				var st *zk.Stat
-				var err error
-				if sp.watched[name] {
-					data, st, err = s.sess.Get(p)
-				} else {
-					// The watch's event comes through onWatch; its
-					// channel (buffered, closed after one event) is
-					// left unread.
-					data, st, _, err = s.sess.GetWStat(p)
-					if err == nil {
-						sp.watched[name] = true
-					}
-				}
-				if st != nil {
-					e.owner = st.EphemeralOwner
-				}
-				if errors.Is(err, zk.ErrNoNode) {
-					continue // vanished; the children watch fires
-				}
-				if errors.Is(err, zk.ErrNoAuth) {
-					e = dirEntry{name: name, err: errors.New("not readable: the node's ACL denies this client (not authenticated)")}
-					break
-				}
-				if err != nil {
-					return out, s.zkErr("read", p, err)
-				}
-				e.name = name
-				if len(data) > maxRecordSize {
-					e.err = fmt.Errorf("record is %d bytes (more than %d): not a server record", len(data), maxRecordSize)
-				} else {
-					e.val, e.err = sp.spec.parse(name, data)
-				}
+				jobs = append(jobs, job{name: name, slot: len(out.entries)})
+				out.entries = append(out.entries, dirEntry{name: name})
+				continue
 			}
-			sp.cache[name] = e
 		}
 		out.entries = append(out.entries, e)
+	}
+	type result struct {
+		data    []byte
+		st      *zk.Stat
+		err     error
+		watched bool
+	}
+	results := make([]result, len(jobs))
+	read := func(k int) {
+		name := jobs[k].name
+		p := layout.JoinPath(sp.spec.path, name)
+		r := &results[k]
+		if sp.watched[name] {
+			r.data, r.st, r.err = s.sess.Get(p)
+		} else {
+			// The watch's event comes through onWatch; its channel
+			// (buffered, closed after one event) is left unread.
+			r.data, r.st, _, r.err = s.sess.GetWStat(p)
+			r.watched = r.err == nil
+		}
+	}
+	if n := min(len(jobs), maxReadsInFlight); n <= 1 {
+		for k := range jobs {
+			read(k)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < n; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := int(next.Add(1) - 1); k < len(jobs); k = int(next.Add(1) - 1) {
+					read(k)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var failed error
+	gone := make(map[int]bool)
+	for k, jb := range jobs {
+		r := results[k]
+		if r.watched {
+			sp.watched[jb.name] = true
+		}
+		e := dirEntry{name: jb.name}
+		if r.st != nil {
+			e.owner = r.st.EphemeralOwner
+		}
+		switch {
+		case errors.Is(r.err, zk.ErrNoNode):
+			gone[jb.slot] = true // vanished; the children watch fires
+			continue
+		case errors.Is(r.err, zk.ErrNoAuth):
+			e.err = errNotReadable
+		case r.err != nil:
+			if failed == nil {
+				failed = s.zkErr("read", layout.JoinPath(sp.spec.path, jb.name), r.err)
+			}
+			continue
+		case len(r.data) > maxRecordSize:
+			e.err = fmt.Errorf("record is %d bytes (more than %d): not a server record", len(r.data), maxRecordSize)
+		default:
+			e.val, e.err = sp.spec.parse(jb.name, r.data)
+		}
+		sp.cache[jb.name] = e
+		out.entries[jb.slot] = e
+	}
+	if failed != nil {
+		return out, failed
+	}
+	if len(gone) > 0 {
+		kept := out.entries[:0]
+		for k, e := range out.entries {
+			if !gone[k] {
+				kept = append(kept, e)
+			}
+		}
+		out.entries = kept
 	}
 	for name := range sp.cache {
 		if !present[name] {
@@ -717,6 +781,11 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 	}
 	return out, nil
 }
+
+// maxReadsInFlight bounds the concurrent reads of one refresh.
+const maxReadsInFlight = 32
+
+var errNotReadable = errors.New("not readable: the node's ACL denies this client (not authenticated)")
 
 // readLatch reads the first latch child, in Curator's order, whose data
 // reads.
