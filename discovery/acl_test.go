@@ -128,3 +128,29 @@ func TestRegistrarACLStopsForgers(t *testing.T) {
 		t.Fatalf("unauthenticated forged latch node: %v", err)
 	}
 }
+
+// A second server with the same id is refused (ErrIDTaken naming the
+// holder) unless it takes over; a restart after the first one is gone
+// registers normally.
+func TestRegisterRefusesTakenID(t *testing.T) {
+	zkc := zktest.Shared(t)
+	noLeaks(t)
+	root := testRoot(t)
+	first := register(t, zkc.ConnectString(), root, 3, true)
+	_, err := Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 3, URL: "http://127.0.0.1:9"}, WithRoot(root))
+	var it *IDTakenError
+	if !errors.Is(err, ErrIDTaken) || !errors.As(err, &it) || it.Node != first.RecordPath() {
+		t.Fatalf("second id 3 = %v", err)
+	}
+	g, err := Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 3, URL: "http://127.0.0.1:9"}, WithRoot(root), WithTakeover(true))
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	g.Close()
+	first.Close()
+	g, err = Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 3, URL: "http://127.0.0.1:9"}, WithRoot(root))
+	if err != nil {
+		t.Fatalf("after the first left: %v", err)
+	}
+	g.Close()
+}

@@ -121,6 +121,7 @@ type config struct {
 	ownerCache     int
 	auth           []ZKAuth
 	acl            []zk.ACL
+	takeover       bool
 
 	// Registrar: the leader-only Hive record
 	hiveRec   *HiveRecord
@@ -269,6 +270,15 @@ func WithOwnerCacheSize(n int) ResolverOption {
 type ZKAuth struct {
 	Scheme string
 	Auth   []byte
+}
+
+// WithTakeover lets a Registrar register a server id that a record of
+// another live session already claims (by default Register fails with
+// ErrIDTaken): for a server restarted after a crash, whose old session has
+// not expired yet. Resolvers then prefer, for the leader's id, the record
+// whose session holds the latch.
+func WithTakeover(on bool) RegistrarOption {
+	return registrarOnly(func(c *config) { c.takeover = on })
 }
 
 // WithACL sets the ACL of the nodes a Registrar creates (its records,

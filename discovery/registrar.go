@@ -15,6 +15,25 @@ import (
 	"github.com/livyha/livyha/discovery/layout"
 )
 
+// ErrIDTaken is matched by the error of a Register whose server id a
+// record of another live ZooKeeper session already claims (see
+// WithTakeover).
+var ErrIDTaken = errors.New("discovery: server id already registered by another live session")
+
+// IDTakenError says which record holds the id.
+type IDTakenError struct {
+	ID   int
+	Node string // the record holding it
+	URL  string // that record's URL
+}
+
+func (e *IDTakenError) Error() string {
+	return fmt.Sprintf("%v: id %d is held by %s (url %s); it goes when that session ends (after a crash: the session timeout), or register with WithTakeover",
+		ErrIDTaken, e.ID, e.Node, e.URL)
+}
+
+func (e *IDTakenError) Is(target error) bool { return target == ErrIDTaken }
+
 // Registrar publishes one Livy server in the canonical layout: an
 // ephemeral-sequential server record and, with WithElection, a
 // Curator-compatible LeaderLatch participant whose data is the server id.
@@ -200,7 +219,7 @@ func (g *Registrar) start(ctx context.Context, cs ConnectString) (*Registrar, er
 		if p := g.lastErr.Load(); p != nil {
 			return nil, fmt.Errorf("%w: not registered: %w (last error: %v)", ErrUnavailable, ctx.Err(), *p)
 		}
-		return nil, fmt.Errorf("%w: not registered: %w", ErrUnavailable, ctx.Err())
+		return nil, withDialError(fmt.Errorf("%w: not registered: %w", ErrUnavailable, ctx.Err()), g.sess)
 	}
 }
 
@@ -345,6 +364,7 @@ type regLoop struct {
 
 	record       string // relative path of our record, "" if none
 	recordUnsure bool   // a create may have succeeded unseen
+	checkedID    bool   // the id was checked free at the first registration
 	latch        string // relative path of our latch node, "" if none
 	protectedID  string // Curator protected id of the latch create in flight
 	latchUnsure  bool
@@ -394,7 +414,7 @@ func (g *Registrar) run() {
 					err = fmt.Errorf("%w: %w (the ACL of %s denies this client; give ZooKeeper credentials, e.g. digest auth)", ErrNotAuthenticated, err, g.cfg.root)
 				}
 				g.lastErr.Store(&err)
-				if errors.Is(err, ErrNotAuthenticated) {
+				if errors.Is(err, ErrNotAuthenticated) || errors.Is(err, ErrIDTaken) {
 					g.deniedOnce.Do(func() { close(g.denied) })
 				}
 				select {
@@ -787,7 +807,46 @@ func (l *regLoop) ownedBySession(p string) (bool, error) {
 }
 
 func (l *regLoop) createRecord() (string, error) {
+	if !l.checkedID && !l.g.cfg.takeover {
+		if err := l.checkIDFree(); err != nil {
+			return "", err
+		}
+	}
+	l.checkedID = true
 	return l.createOwn(l.g.serversPath, l.g.namePrefix, l.g.data, &l.recordUnsure, "server record")
+}
+
+// checkIDFree refuses, at the first registration, an id that a record of
+// another live ZooKeeper session already claims: two servers with one id
+// make both unusable (or, for the leader's id, one of them invisible).
+func (l *regLoop) checkIDFree() error {
+	g := l.g
+	kids, err := g.sess.Children(g.serversPath)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", g.serversPath, err)
+	}
+	for _, k := range kids {
+		if _, err := layout.ParseServerNodeName(k); err != nil {
+			continue
+		}
+		p := layout.JoinPath(g.serversPath, k)
+		data, st, err := g.sess.Get(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		rec, perr := layout.ParseServerData(data)
+		if perr != nil || rec.ID != g.rec.ID || st.EphemeralOwner == 0 || st.EphemeralOwner == g.sess.SessionID() {
+			continue
+		}
+		return &IDTakenError{ID: g.rec.ID, Node: p, URL: rec.URL}
+	}
+	return nil
 }
 
 func (l *regLoop) createLatch() (string, error) {

@@ -96,6 +96,8 @@ server flags:
   --thrift-http-path P   Thrift HTTP path (with --thrift-transport http)
   --version V            free-form server version
   --elect                join the leader latch (active-passive mode)
+  --takeover             register even if another live session holds this id (a restart after a crash);
+                         without it a taken id exits 5
 
 ZooKeeper and health flags:
   --session-timeout D    ZooKeeper session timeout (default 10s): how long a crashed host stays registered
@@ -186,6 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		thriftHTTPPath  = fs.String("thrift-http-path", "", "Thrift HTTP `path`")
 		version         = fs.String("version", "", "server `version`")
 		elect           = fs.Bool("elect", false, "join the leader latch")
+		takeover        = fs.Bool("takeover", false, "register even if another live session holds this id (a restart after a crash)")
 		sessionTimeout  = fs.Duration("session-timeout", discovery.DefaultSessionTimeout, "ZooKeeper session `timeout`: how long a crashed host stays registered")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
 		healthURL       = fs.String("health-url", "", "publish the server only while GET `URL` gets an HTTP answer below 500 (e.g. http://127.0.0.1:8998/version)")
@@ -282,6 +285,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, z := range zkOpts {
 		ropts = append(ropts, z)
+	}
+	if *takeover {
+		ropts = append(ropts, discovery.WithTakeover(true))
 	}
 	g, err := discovery.Register(rctx, target.String, rec, ropts...)
 	cancel()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/cli"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -401,4 +402,23 @@ func TestHealthCheckFailover(t *testing.T) {
 			t.Fatalf("exit %d", code)
 		}
 	}
+}
+
+// A second sidecar with the id of a live one exits 5 at once, saying who
+// holds it; --takeover registers anyway.
+func TestTakenID(t *testing.T) {
+	t.Parallel()
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+	p1 := start(t, nil, "--zk", zkc, "--root", root, "--id", "4", "--url", urlOf(4), "--elect")
+	p1.waitLine("registered id=4", 20*time.Second)
+	p2 := start(t, nil, "--zk", zkc, "--root", root, "--id", "4", "--url", urlOf(5), "--register-timeout", "10s")
+	if code := p2.wait(15 * time.Second); code != cli.ExitIDTaken {
+		t.Fatalf("second id 4: exit %d, stderr %q", code, p2.Lines())
+	}
+	if l := p2.Lines(); len(l) == 0 || !strings.Contains(l[len(l)-1], "id 4 is held by "+root+"/servers/") {
+		t.Fatalf("stderr %q", l)
+	}
+	p3 := start(t, nil, "--zk", zkc, "--root", root, "--id", "4", "--url", urlOf(5), "--takeover")
+	p3.waitLine("registered id=4", 20*time.Second)
 }

@@ -73,7 +73,7 @@ func TestHelp(t *testing.T) {
 	tf := cli.NewTargetFlags(fs, true)
 	cli.NewZKAuthFlag(fs)
 	for _, n := range []string{"id", "url", "thrift", "thrift-transport", "thrift-http-path", "version", "elect",
-		"session-timeout", "register-timeout", "health-url", "health-interval", "health-failures"} {
+		"session-timeout", "register-timeout", "health-url", "health-interval", "health-failures", "takeover"} {
 		fs.String(n, "", "")
 	}
 	fs.VisitAll(func(f *flag.Flag) {

@@ -16,6 +16,8 @@
 //	   (discovery.ErrUnavailable, a deadline, and anything unclassified)
 //	4  not authorized: ZooKeeper denied access (discovery.ErrNotAuthenticated;
 //	   not an outage, waiting does not help)
+//	5  the server id is registered by another live session
+//	   (discovery.ErrIDTaken; livy-registrar --takeover overrides)
 //
 // # Errors
 //
@@ -48,6 +50,7 @@ const (
 	ExitUsage         = 2
 	ExitUnavailable   = 3
 	ExitNotAuthorized = 4
+	ExitIDTaken       = 5
 )
 
 // ExitCodesHelp is the exit-code section of every command's usage text.
@@ -57,6 +60,7 @@ const ExitCodesHelp = `exit status:
   2  usage error (bad flag, subcommand, target, connect string or path)
   3  ZooKeeper (or the static list) unreachable or timed out
   4  not authorized (ZooKeeper denied access: an ACL)
+  5  the server id is already registered by another live session (livy-registrar)
 `
 
 // UsageError is a command-line mistake: exit 2.
@@ -97,6 +101,8 @@ func ExitCode(err error) int {
 		return ee.Code
 	case errors.Is(err, discovery.ErrNotAuthenticated):
 		return ExitNotAuthorized
+	case errors.Is(err, discovery.ErrIDTaken):
+		return ExitIDTaken
 	case errors.As(err, &ue),
 		errors.Is(err, discovery.ErrBadTarget),
 		errors.Is(err, discovery.ErrBadConnectString),
