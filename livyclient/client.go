@@ -20,10 +20,15 @@ import (
 )
 
 // DefaultPolicy is the HA transport's default retry policy. MaxElapsed
-// exceeds the default ZooKeeper session timeout (10s), so a request started
-// when the active host dies outlives the session expiry that fails it over.
+// (75 s) covers a PR #212 failover with its defaults, so a request started
+// when the active dies outlives it: Curator's 60 s session, capped by
+// ZooKeeper's default maxSessionTimeout of 40 s (20 × a 2 s tick), must
+// expire — on a kill -9 and on a SIGTERM alike, PR #212 does not release
+// its latch — and the new leader then restarts Jetty and recovers every
+// session. With livyha's registrar (10 s sessions, released on a graceful
+// stop) failovers are far shorter; lower it with WithRetry.
 func DefaultPolicy() retry.Policy {
-	return retry.Policy{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 100, MaxElapsed: 30 * time.Second}
+	return retry.Policy{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 200, MaxElapsed: 75 * time.Second}
 }
 
 // Client is a Livy REST client over the HA Transport.

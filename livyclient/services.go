@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -329,12 +330,77 @@ func stmtPath(sessionID int) string { return "/sessions/" + strconv.Itoa(session
 // Run submits code to an idle session. A statement that was sent but not
 // answered (a failover at that moment) is not repeated: the error wraps
 // ErrAmbiguous and the caller decides.
+//
+// A session that is not ready yet — starting, or recovering after a
+// failover until its driver reconnects — makes Livy answer 500
+// "java.lang.IllegalStateException: Session is in state …" and run
+// nothing; Run then waits (polling the session's state, bounded by ctx and
+// the retry policy's MaxElapsed) and posts again, so a statement sent
+// right through a failover succeeds.
 func (s *StatementsService) Run(ctx context.Context, sessionID int, req *StatementRequest) (*Statement, error) {
 	var st Statement
-	if err := s.c.do(ctx, http.MethodPost, stmtPath(sessionID), req, &st); err != nil {
-		return nil, err
+	var deadline time.Time
+	for {
+		err := s.c.do(ctx, http.MethodPost, stmtPath(sessionID), req, &st)
+		if err == nil {
+			return &st, nil
+		}
+		if !notReady(err) {
+			return nil, err
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(max(s.c.transport.policy.MaxElapsed, time.Second))
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("livyclient: session %d did not become ready within %s: %w", sessionID, s.c.transport.policy.MaxElapsed, err)
+		}
+		s.c.log.Info("livyclient: session not ready; waiting before posting the statement", "session", sessionID, "err", err)
+		if werr := s.c.waitReady(ctx, sessionID, deadline); werr != nil {
+			return nil, werr
+		}
 	}
-	return &st, nil
+}
+
+// notReady reports Livy's 500 for a statement posted to a session that is
+// not running yet (InteractiveSession.ensureRunning: nothing was executed).
+func notReady(err error) bool {
+	var le *Error
+	if !errors.As(err, &le) || le.StatusCode != http.StatusInternalServerError {
+		return false
+	}
+	for _, st := range []string{"not_started", "starting", "recovering"} {
+		if strings.Contains(le.Message, "Session is in state "+st) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitReady polls a session until it leaves the states in which Livy
+// refuses statements, ctx ends or deadline passes.
+func (c *Client) waitReady(ctx context.Context, id int, deadline time.Time) error {
+	t := time.NewTimer(c.pollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		sess, err := c.Sessions.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		switch sess.State {
+		case StateNotStarted, StateStarting, StateRecovering:
+		default:
+			return nil // ready, or finished: the next post says which
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		t.Reset(c.pollInterval)
+	}
 }
 
 // Get returns one statement.

@@ -172,6 +172,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if pin == nil {
 				t.cluster.done(base)
 			}
+			if herr == nil && resp.StatusCode == http.StatusInternalServerError && takeover(resp) {
+				// PR #212's filter failed before any servlet (no leader
+				// known yet): nothing ran; wait like a 503.
+				t.cluster.hint()
+				resp.StatusCode = http.StatusServiceUnavailable
+			}
 			if herr == nil && resp.StatusCode != http.StatusServiceUnavailable {
 				t.budget.OnSuccess()
 				t.cluster.good(resp.Request.URL)
@@ -195,6 +201,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case herr != nil && errors.As(herr, &aerr):
 			return nil, herr // nothing was sent; retrying cannot help
+		case herr != nil && errors.Is(herr, errSelfRedirect):
+			t.cluster.hint()
+			lastErr = herr // nothing ran: wait for the takeover to end
 		case perr != nil:
 			if errors.Is(perr, discovery.ErrClosed) || (ctx.Err() != nil) {
 				return nil, perr
@@ -269,6 +278,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// errSelfRedirect: a server redirected a request to itself (a takeover in
+// progress). Nothing was executed, so any request may be repeated.
+var errSelfRedirect = errors.New("redirected to itself: a takeover in progress")
 
 // errMoved cuts an idempotent attempt whose server stopped being the one
 // to ask.
@@ -382,6 +395,12 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 			return nil, fmt.Errorf("%w: %s redirected to %q", ErrUntrustedRedirect, hostPort(target), loc.Redacted())
 		}
 		next := hostPort(loc)
+		if next == hostPort(target) && loc.Scheme == target.Scheme {
+			// A server that holds the latch but is not active yet (PR
+			// #212 restarting after a takeover) redirects to itself:
+			// nothing ran; wait and try again, like a 503.
+			return nil, &hopError{server: next, err: errSelfRedirect}
+		}
 		if target.Scheme == "https" && loc.Scheme != "https" {
 			return nil, fmt.Errorf("%w: %s redirected %s %s from https to %s", ErrUntrustedRedirect, hostPort(target), req.Method, req.URL.Path, loc.Scheme)
 		}
@@ -486,6 +505,20 @@ func sessionScope(path string) scope {
 		return scope{id: -1}
 	}
 	return scope{id: -1}
+}
+
+// takeover reads up to 64 KiB of a 500's body to tell a PR #212 server
+// whose redirect filter failed (retry.IsTakeover), and puts it back.
+func takeover(resp *http.Response) bool {
+	if resp.Body == nil {
+		return false
+	}
+	buf, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), resp.Body), resp.Body}
+	return retry.IsTakeover(resp.StatusCode, buf)
 }
 
 // negotiates reports whether a 401 asks for SPNEGO (WWW-Authenticate:

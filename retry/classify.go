@@ -81,6 +81,19 @@ func IsStandby(code int, body []byte) bool {
 		bytes.HasPrefix(body, []byte(StandbyText))
 }
 
+// IsTakeover reports whether an answer comes from a PR #212 server whose
+// redirect filter failed because no leader is known (or its elector is not
+// started yet): a 500 whose body names the filter or the elector
+// (DomainRedirectionFilter.doFilter calls
+// CuratorElectorService.getActiveHostname with no guard,
+// CuratorElectorService.scala@PR212:101-105). The filter runs before any
+// servlet, so nothing was executed: the request may be repeated, whatever
+// its method.
+func IsTakeover(code int, body []byte) bool {
+	return code == http.StatusInternalServerError &&
+		(bytes.Contains(body, []byte("DomainRedirectionFilter")) || bytes.Contains(body, []byte("CuratorElectorService")))
+}
+
 // peekStandby reads just enough of resp's body to tell a standby answer,
 // and puts what it read back.
 func peekStandby(resp *http.Response) bool {
