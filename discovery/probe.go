@@ -92,7 +92,7 @@ func Probe(ctx context.Context, connect string, opts ...ResolverOption) ([]Findi
 		conns.closeAll()
 		sess.Close()
 		<-ch
-		return nil, fmt.Errorf("%w: probing %s (session %s): %w", ErrUnavailable, t.ZK, sess.State(), ctx.Err())
+		return nil, withDialError(fmt.Errorf("%w: probing %s (session %s): %w", ErrUnavailable, t.ZK, sess.State(), ctx.Err()), sess)
 	}
 }
 

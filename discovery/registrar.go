@@ -219,7 +219,7 @@ func (g *Registrar) start(ctx context.Context, cs ConnectString) (*Registrar, er
 		if p := g.lastErr.Load(); p != nil {
 			return nil, fmt.Errorf("%w: not registered: %w (last error: %v)", ErrUnavailable, ctx.Err(), *p)
 		}
-		return nil, fmt.Errorf("%w: not registered: %w", ErrUnavailable, ctx.Err())
+		return nil, withDialError(fmt.Errorf("%w: not registered: %w", ErrUnavailable, ctx.Err()), g.sess)
 	}
 }
 

@@ -173,7 +173,11 @@ func (r *Resolver) Wait(ctx context.Context) (*Snapshot, error) {
 			if p := r.lastErr.Load(); p != nil {
 				return nil, fmt.Errorf("%w: %w (last error: %v)", ErrUnavailable, ctx.Err(), *p)
 			}
-			return nil, fmt.Errorf("%w: no snapshot yet from %s: %w", ErrUnavailable, r.describe(), ctx.Err())
+			err := fmt.Errorf("%w: no snapshot yet from %s: %w", ErrUnavailable, r.describe(), ctx.Err())
+			if s, ok := r.src.(interface{ session() *zkSession }); ok {
+				err = withDialError(err, s.session())
+			}
+			return nil, err
 		}
 	}
 }

@@ -2,9 +2,11 @@ package discovery
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -50,6 +52,10 @@ type zkSession struct {
 
 	acl []zk.ACL // for the nodes this session creates (nil: the default)
 
+	dials dialErrors // the last failed dial, for errors at a deadline (tls.go)
+
+	bufs *bufSizer // go-zookeeper's buffer sizes
+
 	mu      sync.Mutex
 	state   zk.State
 	notify  chan struct{} // buffered(1): some session state changed
@@ -83,13 +89,17 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		// are found, and a TLS dialer sees host names.
 		zk.WithHostProvider(&lazyHostProvider{}),
 	)
-	// Every connection bounds the handshake, so a frozen server costs a
-	// new client handshakeTimeout, not 10 × 2/3 of the session timeout.
-	opts = append(opts, zk.WithDialer(boundedDialer(cfg.dialer, handshakeTimeout, len(cs.Servers))))
 	timeout := cfg.timeout
 	if timeout <= 0 {
 		timeout = DefaultSessionTimeout
 	}
+	// Small buffers that grow to what the session meets (bufSizer).
+	s.bufs = &bufSizer{recvLimit: initialRecvBuffer, wait: timeout, log: cfg.log}
+	s.bufs.sendSize.Store(initialSendBuffer)
+	opts = append(opts, s.bufs.attach)
+	// Every connection bounds the handshake, so a frozen server costs a
+	// new client handshakeTimeout, not 10 × 2/3 of the session timeout.
+	opts = append(opts, zk.WithDialer(s.bufs.dialer(boundedDialer(s.dials.wrap(cfg.dialer), handshakeTimeout, len(cs.Servers)))))
 	conn, _, err := zk.Connect(cs.Servers, timeout, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -154,6 +164,9 @@ func (s *zkSession) ensureAuth() error {
 		return nil
 	}
 	for _, a := range s.auth {
+		if err := s.fit(len(a.Scheme) + len(a.Auth)); err != nil {
+			return err
+		}
 		s.requests.Add(1)
 		if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
 			if errors.Is(err, zk.ErrAuthFailed) {
@@ -196,18 +209,27 @@ func (s *zkSession) rel(p string) string {
 }
 
 func (s *zkSession) ChildrenW(p string) ([]string, <-chan zk.Event, error) {
+	if err := s.fitPath(p); err != nil {
+		return nil, nil, err
+	}
 	s.requests.Add(1)
 	ch, _, w, err := s.conn.ChildrenW(s.abs(p))
 	return ch, w, err
 }
 
 func (s *zkSession) Children(p string) ([]string, error) {
+	if err := s.fitPath(p); err != nil {
+		return nil, err
+	}
 	s.requests.Add(1)
 	ch, _, err := s.conn.Children(s.abs(p))
 	return ch, err
 }
 
 func (s *zkSession) Get(p string) ([]byte, *zk.Stat, error) {
+	if err := s.fitPath(p); err != nil {
+		return nil, nil, err
+	}
 	s.requests.Add(1)
 	return s.conn.Get(s.abs(p))
 }
@@ -219,16 +241,25 @@ func (s *zkSession) GetW(p string) ([]byte, <-chan zk.Event, error) {
 
 // GetWStat is GetW with the node's Stat.
 func (s *zkSession) GetWStat(p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	if err := s.fitPath(p); err != nil {
+		return nil, nil, nil, err
+	}
 	s.requests.Add(1)
 	return s.conn.GetW(s.abs(p))
 }
 
 func (s *zkSession) Exists(p string) (bool, *zk.Stat, error) {
+	if err := s.fitPath(p); err != nil {
+		return false, nil, err
+	}
 	s.requests.Add(1)
 	return s.conn.Exists(s.abs(p))
 }
 
 func (s *zkSession) ExistsW(p string) (bool, <-chan zk.Event, error) {
+	if err := s.fitPath(p); err != nil {
+		return false, nil, err
+	}
 	s.requests.Add(1)
 	ok, _, w, err := s.conn.ExistsW(s.abs(p))
 	return ok, w, err
@@ -251,8 +282,12 @@ func (s *zkSession) nodeACL() []zk.ACL {
 
 // Create creates a node and returns its path relative to the chroot.
 func (s *zkSession) Create(p string, data []byte, flags int32) (string, error) {
+	acl := s.nodeACL()
+	if err := s.fit(len(s.abs(p)) + len(data) + aclSize(acl)); err != nil {
+		return "", err
+	}
 	s.requests.Add(1)
-	out, err := s.conn.Create(s.abs(p), data, flags, s.nodeACL())
+	out, err := s.conn.Create(s.abs(p), data, flags, acl)
 	if err != nil {
 		return "", err
 	}
@@ -260,6 +295,9 @@ func (s *zkSession) Create(p string, data []byte, flags int32) (string, error) {
 }
 
 func (s *zkSession) Delete(p string) error {
+	if err := s.fitPath(p); err != nil {
+		return err
+	}
 	s.requests.Add(1)
 	return s.conn.Delete(s.abs(p), -1)
 }
@@ -272,8 +310,13 @@ func (s *zkSession) DeleteAll(paths ...string) error {
 		return nil
 	}
 	ops := make([]any, len(paths))
+	size := 0
 	for i, p := range paths {
 		ops[i] = &zk.DeleteRequest{Path: s.abs(p), Version: -1}
+		size += len(s.abs(p)) + 32
+	}
+	if err := s.fit(size); err != nil {
+		return err
 	}
 	s.requests.Add(1)
 	if _, err := s.conn.Multi(ops...); err == nil {
@@ -303,6 +346,9 @@ func (s *zkSession) EnsurePath(p string) error {
 			continue
 		}
 		part := full[:i]
+		if err := s.fit(len(part) + aclSize(s.nodeACL())); err != nil {
+			return err
+		}
 		s.requests.Add(1)
 		ok, _, err := s.conn.Exists(part)
 		if err != nil {
@@ -323,6 +369,9 @@ func (s *zkSession) EnsurePath(p string) error {
 // Sync makes the server this session talks to catch up with the leader,
 // so that reads after it see every committed write.
 func (s *zkSession) Sync(p string) error {
+	if err := s.fitPath(p); err != nil {
+		return err
+	}
 	s.requests.Add(1)
 	_, err := s.conn.Sync(s.abs(p))
 	return err
@@ -431,3 +480,193 @@ func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false 
 func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
 func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
 func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+
+// go-zookeeper's buffers (v1.0.4, conn.go). By default each session holds
+// two of 1.5 MiB — about 3 MiB of heap per resolver or registrar:
+//   - the send buffer (WithMaxConnBufferSize), allocated once per session,
+//     into which every request is encoded. A request that does not fit
+//     fails with zk.ErrShortBuffer before it is sent; one whose path ends
+//     exactly where the buffer does panics instead (its watch flag is
+//     written out of range, which encodePacket does not recover).
+//   - the receive buffer, allocated for each connection at
+//     min(1.5 MiB, WithMaxBufferSize). A larger response grows it if
+//     WithMaxBufferSize allows (≤ 0, the default: no limit); one above
+//     WithMaxBufferSize ends the connection ("exceeds max buffer size"),
+//     go-zookeeper reconnects and the request fails with
+//     ErrConnectionClosed. There is no way to ask for a small buffer that
+//     may grow: the one option is both its size and its limit.
+//
+// So a session starts with small buffers and grows them to what it meets:
+// each connection follows the length prefix of every response
+// (frameConn), and one above the receive limit raises the limit for the
+// next connection, which go-zookeeper makes at once, in the same session
+// (watches are re-armed); a request that would not fit the send buffer
+// first has the session reconnect with a larger one (zkSession.fit). A big
+// child list, record or path costs one reconnect per growth, only the
+// sessions that meet one keep big buffers, and nothing go-zookeeper would
+// have read with its defaults is refused. The options are changed only in
+// the dialer, on go-zookeeper's connect goroutine, between connections:
+// the previous connection's send and receive loops have ended, the next
+// ones have not started.
+const (
+	// go-zookeeper splits the SetWatches it sends on reconnecting at
+	// 128 KiB; a record is at most 64 KiB (maxRecordSize).
+	initialSendBuffer = 132 << 10
+	// A 64 KiB record; a list of about 2 000 child names.
+	initialRecvBuffer = 128 << 10
+)
+
+// bufSizer sizes one session's go-zookeeper buffers.
+type bufSizer struct {
+	conn *zk.Conn // set by attach, in zk.Connect
+	wait time.Duration
+	log  *slog.Logger
+
+	recvLimit int          // WithMaxBufferSize; only the connect goroutine uses it
+	sendSize  atomic.Int64 // WithMaxConnBufferSize; set by the connect goroutine
+
+	recvNeed atomic.Int64 // the largest response a connection could not read
+	sendNeed atomic.Int64 // the largest request waiting for a larger send buffer
+
+	mu  sync.Mutex
+	cur net.Conn // the latest connection
+}
+
+// attach is a zk.Connect option (go-zookeeper's option type is a
+// func(*zk.Conn)): it applies the initial sizes.
+func (b *bufSizer) attach(c *zk.Conn) {
+	b.conn = c
+	zk.WithMaxBufferSize(b.recvLimit)(c)
+	zk.WithMaxConnBufferSize(int(b.sendSize.Load()))(c)
+}
+
+// dialer wraps go-zookeeper's dialer: before each connection it applies
+// what the previous ones needed, and it follows the responses of each.
+func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration) (net.Conn, error)) func(network, address string, timeout time.Duration) (net.Conn, error) {
+	return func(network, address string, timeout time.Duration) (net.Conn, error) {
+		if n := int(b.recvNeed.Load()); n > b.recvLimit {
+			b.recvLimit = pow2AtLeast(n)
+			zk.WithMaxBufferSize(b.recvLimit)(b.conn)
+			b.log.Debug("discovery: ZooKeeper receive limit raised", "response", n, "limit", b.recvLimit)
+		}
+		if n := b.sendNeed.Load(); n > b.sendSize.Load() {
+			size := pow2AtLeast(int(n))
+			zk.WithMaxConnBufferSize(size)(b.conn)
+			b.sendSize.Store(int64(size))
+			b.log.Debug("discovery: ZooKeeper send buffer raised", "request", n, "size", size)
+		}
+		c, err := d(network, address, timeout)
+		if err != nil {
+			return nil, err
+		}
+		fc := &frameConn{Conn: c, limit: b.recvLimit, need: &b.recvNeed}
+		b.mu.Lock()
+		b.cur = fc
+		b.mu.Unlock()
+		return fc, nil
+	}
+}
+
+// growSend has the session reconnect with a send buffer of at least n
+// bytes and waits for it (bounded by the session timeout). It cuts each
+// connection made with a smaller buffer: one may have been dialled just
+// before the need was noted.
+func (b *bufSizer) growSend(n int, closed <-chan struct{}) error {
+	atomicMax(&b.sendNeed, int64(n))
+	deadline := time.Now().Add(b.wait)
+	var cut net.Conn
+	for {
+		b.mu.Lock()
+		small := b.sendSize.Load() < int64(n)
+		if small && b.cur != nil && b.cur != cut {
+			cut = b.cur
+			cut.Close() // go-zookeeper reconnects; the dialer grows the buffer
+		}
+		b.mu.Unlock()
+		if !small {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: no reconnection within %s to send a %d-byte request", zk.ErrConnectionClosed, b.wait, n)
+		}
+		select {
+		case <-closed:
+			return zk.ErrClosing
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// fit makes sure a request carrying about n bytes of paths and data fits
+// the send buffer (see bufSizer).
+func (s *zkSession) fit(n int) error {
+	n += 64 // the length prefix, header, field lengths and flags
+	if s.bufs == nil || int64(n) <= s.bufs.sendSize.Load() {
+		return nil
+	}
+	return s.bufs.growSend(n, s.closed)
+}
+
+func (s *zkSession) fitPath(p string) error { return s.fit(len(s.abs(p))) }
+
+func aclSize(acl []zk.ACL) int {
+	n := 0
+	for _, a := range acl {
+		n += 12 + len(a.Scheme) + len(a.ID)
+	}
+	return n
+}
+
+// frameConn follows the length prefix of each response on a connection
+// and notes in need the largest one above limit (which go-zookeeper will
+// refuse, ending the connection).
+type frameConn struct {
+	net.Conn
+	limit int
+	need  *atomic.Int64
+	hdr   [4]byte
+	hdrN  int
+	body  int // bytes of the current response still to come
+}
+
+// Read is called by one goroutine at a time: go-zookeeper's connect
+// goroutine for the handshake, then the connection's receive loop.
+func (c *frameConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for b := p[:n]; len(b) > 0; {
+		if c.body > 0 {
+			k := min(c.body, len(b))
+			c.body -= k
+			b = b[k:]
+			continue
+		}
+		c.hdr[c.hdrN] = b[0]
+		c.hdrN++
+		b = b[1:]
+		if c.hdrN == 4 {
+			c.hdrN = 0
+			c.body = int(binary.BigEndian.Uint32(c.hdr[:]))
+			if c.body > c.limit {
+				atomicMax(c.need, int64(c.body))
+			}
+		}
+	}
+	return n, err
+}
+
+func atomicMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// pow2AtLeast returns the smallest power of two ≥ n.
+func pow2AtLeast(n int) int {
+	if n <= 1 {
+		return 1
+	}
+	return 1 << bits.Len(uint(n-1))
+}

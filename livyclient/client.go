@@ -63,6 +63,7 @@ type options struct {
 	log            *slog.Logger
 	generatedNames bool
 	pollInterval   time.Duration
+	tls            tlsOptions // WithTLSConfig, WithCAFile (tls.go)
 }
 
 // WithResolver routes requests with a discovery resolver (any Locator).
@@ -89,7 +90,9 @@ func WithAuth(a Authenticator) Option { return func(o *options) error { o.auth =
 
 // WithHTTPClient takes the underlying RoundTripper, Timeout and Jar from hc
 // (default: a clone of http.DefaultTransport). Redirects are always handled
-// by the HA transport, never by hc's CheckRedirect.
+// by the HA transport, never by hc's CheckRedirect. With WithTLSConfig or
+// WithCAFile, hc's Transport must be an *http.Transport (see
+// WithTLSConfig).
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) error { o.hc = hc; return nil } }
 
 // WithRetry sets the retry policy (default DefaultPolicy()).
@@ -209,8 +212,16 @@ func New(opts ...Option) (*Client, error) {
 		hc.Timeout = o.hc.Timeout
 		hc.Jar = o.hc.Jar
 	}
+	custom := base != nil
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	base, err := o.tls.transport(base, custom)
+	if err != nil {
+		if owned != nil {
+			_ = owned.Close()
+		}
+		return nil, err
 	}
 	t := &Transport{
 		base: base, cluster: cl, auth: o.auth, requestedBy: o.requestedBy,

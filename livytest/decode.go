@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // apiError is a response Livy would give instead of the normal one.
@@ -43,6 +44,9 @@ var (
 	batchFields = []string{"file", "proxyUser", "args", "className", "jars", "pyFiles", "files",
 		"driverMemory", "driverCores", "executorMemory", "executorCores", "numExecutors",
 		"archives", "queue", "name", "conf"}
+	// CreateInteractiveRequest's fields: 0.7's, then ttl (0.8) and
+	// idleTimeout (0.9) (CreateInteractiveRequest.scala@0.7:23-37,
+	// @0.8:23-38, @0.9:23-39).
 	interactiveFields = []string{"kind", "proxyUser", "jars", "pyFiles", "files", "driverMemory",
 		"driverCores", "executorMemory", "executorCores", "numExecutors", "archives", "queue",
 		"name", "conf", "heartbeatTimeoutInSecond", "ttl", "idleTimeout"}
@@ -380,8 +384,21 @@ type createInteractiveRequest struct {
 	HeartbeatTimeoutInSecond int
 }
 
-func parseCreateInteractive(body []byte) (*createInteractiveRequest, *apiError) {
-	fields, aerr := readObject(body, classInteractive, interactiveFields)
+// interactiveFields returns the CreateInteractiveRequest fields of the
+// surface's release.
+func (sf *surface) interactiveFields() []string {
+	n := len(interactiveFields) - 2
+	if sf.ttl {
+		n++
+	}
+	if sf.idleTimeout {
+		n++
+	}
+	return interactiveFields[:n]
+}
+
+func parseCreateInteractive(body []byte, known []string) (*createInteractiveRequest, *apiError) {
+	fields, aerr := readObject(body, classInteractive, known)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -491,7 +508,20 @@ func javaParseInt(s string) (int, bool) {
 
 func numberFormat(s string) *apiError { return errMsg(400, "For input string: \"%s\"", s) }
 
-var timeString = regexp.MustCompile(`^(-?[0-9]+)([a-z]+)?$`)
+var timeStringRE = regexp.MustCompile(`^(-?[0-9]+)([a-z]+)?$`)
+
+// timeString converts a valid Livy time string (ClientConf.getTimeAsMs: no
+// suffix means milliseconds) into a duration.
+func timeString(t string) (time.Duration, bool) {
+	if checkTimeString(t) != "" {
+		return 0, false
+	}
+	m := timeStringRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(t)))
+	v, _ := strconv.ParseInt(m[1], 10, 64)
+	unit := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond,
+		"s": time.Second, "m": time.Minute, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[m[2]]
+	return time.Duration(v) * unit, true
+}
 
 // checkTimeString is ClientConf.getTimeAsMs's validation (ttl,
 // idleTimeout); it returns the IllegalArgumentException message.
@@ -499,7 +529,7 @@ func checkTimeString(t string) string {
 	if strings.TrimSpace(t) == "" {
 		return "Invalid time string: " + t
 	}
-	m := timeString.FindStringSubmatch(strings.ToLower(strings.TrimSpace(t)))
+	m := timeStringRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(t)))
 	if m == nil {
 		return "Invalid time string: " + t
 	}

@@ -67,6 +67,22 @@ func evaluate(code, kind string, id int) json.RawMessage {
 	return b.Bytes()
 }
 
+// aborts reports whether code kills the interpreter in the Livy profiles
+// (the session then reports error: see interactiveRecord.state).
+func aborts(code string) bool { return strings.Contains(code, "sys.exit") }
+
+// interpreterDied is the REPL's output for a statement during which the
+// interpreter died (Interpreter.ExecuteAborted, Session.scala@0.9:303-310).
+func interpreterDied(id int) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteString(`{"status":"error","execution_count":`)
+	b.WriteString(strconv.Itoa(id))
+	b.WriteString(`,"ename":"Error","evalue":`)
+	writeJSONString(&b, "Interpreter died:\nlivytest: the interpreter exited (sys.exit)")
+	b.WriteString(`,"traceback":[]}`)
+	return b.Bytes()
+}
+
 func writeJSONString(b *bytes.Buffer, s string) {
 	enc := json.NewEncoder(b)
 	enc.SetEscapeHTML(false)

@@ -75,18 +75,23 @@ type call struct {
 
 func (c *call) serve() {
 	s := c.s
-	// PR #212: the standby filter runs first; a passive server redirects
-	// every method and path without looking at credentials. A leader that
-	// is still recovering holds the request like a passive that knows no
-	// other leader: it serves it once recovered, or answers 503 after
-	// redirectWait.
+	// The livyha profile: the standby filter runs first; a passive server
+	// redirects every method and path without looking at credentials
+	// (kinder than PR #212, whose filter comes after them: below). A
+	// leader that is still recovering holds the request like a passive
+	// that knows no other leader: it serves it once recovered, or answers
+	// 503 after redirectWait.
 	if s.reg != nil && s.cfg.Mode == discovery.ActivePassive && !s.serving() {
 		if !c.redirectToLeader() {
 			return
 		}
 		// Became active (and recovered) while waiting: serve.
 	}
-	if a := s.cfg.BasicAuth; a != nil {
+	if s.cfg.SPNEGOKeytab != "" {
+		if !c.negotiate() {
+			return
+		}
+	} else if a := s.cfg.BasicAuth; a != nil {
 		u, p, ok := c.r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(a.User)) != 1 ||
 			subtle.ConstantTimeCompare([]byte(p), []byte(a.Password)) != 1 {
@@ -106,6 +111,12 @@ func (c *call) serve() {
 				return
 			}
 		}
+	}
+	// The pr212 profile: DomainRedirectionFilter, added after the
+	// authentication and CSRF filters (pr212.go).
+	if s.pr != nil && !s.pr.isActive() {
+		s.pr.standby(c)
+		return
 	}
 	c.route()
 }
@@ -136,7 +147,7 @@ func (c *call) route() {
 		}
 	case segs[0] == "version" && len(segs) == 1:
 		if c.allow(http.MethodGet) {
-			c.json(http.StatusOK, versionView{Version: LivyVersion, User: "<unknown>", Revision: "<unknown>",
+			c.json(http.StatusOK, versionView{Version: c.s.prof.surf.version, User: "<unknown>", Revision: "<unknown>",
 				Branch: "<unknown>", Date: "<unknown>", URL: "<unknown>"})
 		}
 	case segs[0] == "batches":

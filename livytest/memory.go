@@ -103,10 +103,16 @@ func (s *Server) recoverStore() (map[string]map[int]record, error) {
 	}
 	out := make(map[string]map[int]record)
 	for _, typ := range []string{typeBatch, typeInteractive} {
+		if s.st.livy {
+			if err := s.st.seed(typ); err != nil {
+				return nil, err
+			}
+		}
 		ids, err := s.st.ids(typ)
 		if err != nil {
 			return nil, err
 		}
+		names := make(map[string]bool)
 		known := make(map[int]record)
 		for _, id := range ids {
 			owned, err := s.ownsAtRecovery(typ, id)
@@ -123,6 +129,14 @@ func (s *Server) recoverStore() (map[string]map[int]record, error) {
 			if r == nil || !s.recovered(r) {
 				continue
 			}
+			if n := r.sessionName(); s.lc && n != nil {
+				// register throws on a name it has seen, so recovery
+				// fails (SessionManager.scala@0.9:93,102-110).
+				if names[*n] {
+					return nil, &duplicateAtRecovery{msg: fmt.Sprintf("Duplicate session name: Some(%s) for session %d", *n, id)}
+				}
+				names[*n] = true
+			}
 			if ir, ok := r.(*interactiveRecord); ok && ir.recoveredDead {
 				if err := s.st.kv.Delete(s.st.path(typ, id), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 					s.log.Warn("livytest: cannot remove a session recovered as dead", "id", id, "err", err)
@@ -132,7 +146,18 @@ func (s *Server) recoverStore() (map[string]map[int]record, error) {
 		}
 		out[typ] = known
 	}
+	s.resetActivity()
 	return out, nil
+}
+
+// duplicateAtRecovery is the IllegalArgumentException Livy's recovery
+// throws when two stored sessions of a type have the same name (a split
+// brain can leave them): the server does not come up (stock), or stays
+// stopped while it holds the latch (pr212).
+type duplicateAtRecovery struct{ msg string }
+
+func (e *duplicateAtRecovery) Error() string {
+	return "java.lang.IllegalArgumentException: " + e.msg
 }
 
 // recoverFor runs recovery for leadership term until it succeeds, the term

@@ -27,6 +27,17 @@ type simMeta struct {
 	// zver is the store version the record was read at (active-active
 	// mode writes back with it, so that a concurrent change is not lost).
 	zver int32
+
+	// What the server holding the record in memory adds (never stored):
+	//   - lc: the server plays Livy's session lifecycle (the Livy
+	//     profiles; see lifecycle.go): recovering, shutting_down, error,
+	//     killed and the conf hooks;
+	//   - recoveredAt: when it recovered the session from the store (its
+	//     driver, or YARN for a batch, answers some steps later);
+	//   - stoppingAt: when a DELETE (or the GC) began stopping it.
+	lc          bool
+	recoveredAt time.Time
+	stoppingAt  time.Time
 }
 
 // step is the record's progression step (the creating server's Step), so
@@ -145,9 +156,35 @@ const (
 	batchStartSteps = 2 // starting for 2 steps
 	batchEndSteps   = 6 // running until step 6
 	sessionUpSteps  = 2 // interactive: starting for 2 steps
+
+	// The Livy profiles' lifecycle (lifecycle.go):
+	reconnectSteps    = 5 // a recovered interactive session is recovering until its RSC client reconnects
+	batchRecoverSteps = 5 // a recovered batch is recovering until YARN is polled (livy.server.yarn.poll-interval 5s)
+	stopSteps         = 1 // a DELETE (or the GC) takes a step to stop the session
+	appEndSteps       = 6 // the conf hook livytest.app = killed|dead ends the YARN app at step 6
 )
 
 func (r *batchRecord) failed() bool { return strings.Contains(r.Sim.File, "fail") }
+
+// finalState is how the batch ends: dead when its file name contains
+// "fail"; in the Livy profiles killed when it contains "kill" (its YARN
+// application killed by someone else: BatchSession.scala@0.9:191-194);
+// else success.
+func (r *batchRecord) finalState() string {
+	switch {
+	case r.failed():
+		return "dead"
+	case r.Sim.lc && strings.Contains(r.Sim.File, "kill"):
+		return "killed"
+	}
+	return "success"
+}
+
+// removedFromStore reports whether Livy removed the batch's record from
+// its store by t: on KILLED and FAILED (BatchSession.scala@0.9:191-198).
+func (r *batchRecord) removedFromStore(t time.Time, step time.Duration) bool {
+	return r.finalState() != "success" && r.finishedAt(step).Before(t)
+}
 
 // finishedAt is when the batch reaches success or dead.
 func (r *batchRecord) finishedAt(step time.Duration) time.Time {
@@ -158,16 +195,19 @@ func (r *batchRecord) state(now time.Time, step time.Duration) string {
 	if r.Sim.NoFile {
 		return "starting"
 	}
+	if m := r.meta(); m.lc && !m.recoveredAt.IsZero() && now.Before(m.recoveredAt.Add(batchRecoverSteps*step)) {
+		// BatchSession.recover starts in Recovering until the YARN
+		// monitor reports the application (BatchSession.scala@0.9:126-143,182-202).
+		return "recovering"
+	}
 	el := now.Sub(ms(r.Sim.Created))
 	switch {
 	case el < batchStartSteps*step:
 		return "starting"
 	case el < batchEndSteps*step:
 		return "running"
-	case r.failed():
-		return "dead"
 	}
-	return "success"
+	return r.finalState()
 }
 
 func simAppID(created int64, id int) *string {
@@ -212,10 +252,7 @@ func (r *batchRecord) logLines(now time.Time, step time.Duration) []string {
 	if el < batchEndSteps*step {
 		return lines
 	}
-	final := "SUCCEEDED"
-	if r.failed() {
-		final = "FAILED"
-	}
+	final := map[string]string{"success": "SUCCEEDED", "dead": "FAILED", "killed": "KILLED"}[r.finalState()]
 	return append(lines,
 		"livytest: application report for "+app+" (state: FINISHED)",
 		"livytest: final status: "+final,
@@ -226,9 +263,118 @@ func (r *batchRecord) logLines(now time.Time, step time.Duration) []string {
 // ---- interactive ----
 
 // running reports whether Livy's server-side state is Running (the RSC
-// driver is up), which statements and cancels require.
+// driver is up and answered), which statements and cancels require.
 func (r *interactiveRecord) running(now time.Time, step time.Duration) bool {
+	return r.serverSide(now, step) == "running"
+}
+
+// driverUp reports whether the driver had come up by now (the appId is
+// known from then on).
+func (r *interactiveRecord) driverUp(now time.Time, step time.Duration) bool {
 	return !r.recoveredDead && now.Sub(ms(r.Sim.Created)) >= sessionUpSteps*step
+}
+
+// serverSide is Livy's server-side state of the session
+// (InteractiveSession.serverSideState; the reported state is the REPL's
+// while it is Running, see state). Without the Livy lifecycle it is
+// starting, running or (recovered without a driver) dead.
+func (r *interactiveRecord) serverSide(now time.Time, step time.Duration) string {
+	if r.recoveredDead {
+		return "dead"
+	}
+	m := r.meta()
+	if m.lc {
+		if !m.stoppingAt.IsZero() {
+			// stopSession: ShuttingDown, the store record removed, the
+			// driver stopped, then Dead (InteractiveSession.scala@0.9:550-566).
+			if now.Before(m.stoppingAt.Add(stopSteps * step)) {
+				return "shutting_down"
+			}
+			return "dead"
+		}
+		if st, ok := r.hookState(now, step); ok {
+			return st
+		}
+		if !m.recoveredAt.IsZero() && now.Before(m.recoveredAt.Add(reconnectSteps*step)) {
+			// InteractiveSession.recover starts in Recovering; Running once
+			// the ping job on the reconnected RSC client succeeds
+			// (InteractiveSession.scala@0.9:176,496-510).
+			return "recovering"
+		}
+	}
+	if now.Sub(ms(r.Sim.Created)) < sessionUpSteps*step {
+		return "starting"
+	}
+	return "running"
+}
+
+// hookState applies the conf hook livytest.app of the Livy profiles:
+//   - "error": the ping job fails when the driver comes up: Error, then
+//     stop() — ShuttingDown, then Dead (InteractiveSession.scala@0.9:500-524);
+//   - "killed" / "dead": YARN reports the application KILLED / FINISHED at
+//     step 6 (stateChanged, @0.9:707-716).
+func (r *interactiveRecord) hookState(now time.Time, step time.Duration) (string, bool) {
+	c := ms(r.Sim.Created)
+	switch h := r.Conf[confHook]; h {
+	case "error":
+		up := c.Add(sessionUpSteps * step)
+		switch {
+		case now.Before(up):
+			return "", false
+		case now.Before(up.Add(step)):
+			return "error", true
+		case now.Before(up.Add(2 * step)):
+			return "shutting_down", true
+		}
+		return "dead", true
+	case "killed", "dead":
+		if now.Before(c.Add(appEndSteps * step)) {
+			return "", false
+		}
+		return h, true
+	}
+	return "", false
+}
+
+// confHook is the conf key of the interactive lifecycle hook (Livy
+// profiles; see hookState).
+const confHook = "livytest.app"
+
+// removedFromStore reports whether Livy removed the session's record from
+// its store by t: on ShuttingDown, Dead and Killed (transition,
+// InteractiveSession.scala@0.9:654-669), here through the conf hook.
+func (r *interactiveRecord) removedFromStore(t time.Time, step time.Duration) bool {
+	if !r.Sim.lc {
+		return false
+	}
+	c := ms(r.Sim.Created)
+	switch r.Conf[confHook] {
+	case "error":
+		return c.Add((sessionUpSteps + 1) * step).Before(t)
+	case "killed", "dead":
+		return c.Add(appEndSteps * step).Before(t)
+	}
+	return false
+}
+
+// finishedAt is when the session reached a finished state (dead, killed;
+// the GC retains it StateRetain from then), or zero.
+func (r *interactiveRecord) finishedAt(step time.Duration) time.Time {
+	m := r.meta()
+	switch {
+	case !m.stoppingAt.IsZero():
+		return m.stoppingAt.Add(stopSteps * step)
+	case r.recoveredDead:
+		return m.recoveredAt
+	}
+	c := ms(r.Sim.Created)
+	switch r.Conf[confHook] {
+	case "error":
+		return c.Add((sessionUpSteps + 2) * step)
+	case "killed", "dead":
+		return c.Add(appEndSteps * step)
+	}
+	return time.Time{}
 }
 
 // stmtTimes is a statement's derived timeline. Statements run one at a
@@ -295,26 +441,30 @@ func stmtStateAt(t stmtTimes, now time.Time) string {
 	return "available"
 }
 
-// state is the reported session state: starting, then idle, or busy while
-// a statement is pending.
+// state is the reported session state: the server-side state until it is
+// Running, then the REPL's (InteractiveSession.scala@0.9:540-548): idle,
+// busy while a statement is pending, and in the Livy profiles error after
+// a statement that killed the interpreter (Session.scala@0.9:303-310)
+// until the next one runs.
 func (r *interactiveRecord) state(now time.Time, step time.Duration) string {
-	if r.recoveredDead {
-		return "dead"
+	if ss := r.serverSide(now, step); ss != "running" {
+		return ss
 	}
-	if !r.running(now, step) {
-		return "starting"
-	}
-	for _, t := range r.timeline(step) {
+	tl := r.timeline(step)
+	for _, t := range tl {
 		switch stmtStateAt(t, now) {
 		case "waiting", "running", "cancelling":
 			return "busy"
 		}
 	}
+	if n := len(tl); r.Sim.lc && n > 0 && stmtStateAt(tl[n-1], now) == "available" && aborts(r.Sim.Statements[n-1].Code) {
+		return "error"
+	}
 	return "idle"
 }
 
 func (r *interactiveRecord) appID(now time.Time, step time.Duration) *string {
-	if !r.running(now, step) {
+	if !r.driverUp(now, step) {
 		return nil
 	}
 	return simAppID(r.Sim.Created, r.ID)
@@ -325,8 +475,11 @@ func (r *interactiveRecord) logLines(now time.Time, step time.Duration) []string
 	if r.recoveredDead {
 		return append(lines, "Cannot recover interactive session "+strconv.Itoa(r.ID)+" because its RSCDriver URI is unknown.")
 	}
-	if !r.running(now, step) {
+	if !r.driverUp(now, step) {
 		return lines
+	}
+	if !r.meta().recoveredAt.IsZero() {
+		lines = append(lines, "livytest: recovered; reconnecting to the driver")
 	}
 	lines = append(lines, "livytest: interpreter ready")
 	for i, t := range r.timeline(step) {
@@ -342,13 +495,28 @@ func (r *interactiveRecord) logLines(now time.Time, step time.Duration) []string
 
 // ---- views (the REST shapes) ----
 
+// appInfo is Livy's AppInfo from 0.9 on (SparkApp.scala@0.9:24-41).
 type appInfo struct {
 	DriverLogURL    *string `json:"driverLogUrl"`
 	SparkUIURL      *string `json:"sparkUiUrl"`
 	ExecutorLogURLs *string `json:"executorLogUrls"`
 }
 
-// batchView is Livy's BatchSessionView.
+// appInfo2 is AppInfo before 0.9: two keys (SparkApp.scala@0.8:24-33).
+type appInfo2 struct {
+	DriverLogURL *string `json:"driverLogUrl"`
+	SparkUIURL   *string `json:"sparkUiUrl"`
+}
+
+func (sf *surface) appInfo() any {
+	if sf.executorLogs {
+		return appInfo{}
+	}
+	return appInfo2{}
+}
+
+// batchView is Livy's BatchSessionView (the same in every release,
+// BatchSessionServlet.scala@0.7:28-36, @0.9:28-36; AppInfo differs).
 type batchView struct {
 	ID        int      `json:"id"`
 	Name      *string  `json:"name"`
@@ -356,11 +524,12 @@ type batchView struct {
 	ProxyUser *string  `json:"proxyUser"`
 	State     string   `json:"state"`
 	AppID     *string  `json:"appId"`
-	AppInfo   appInfo  `json:"appInfo"`
+	AppInfo   any      `json:"appInfo"`
 	Log       []string `json:"log"`
 }
 
-// sessionView is Livy's HttpMessages.SessionInfo, fields in its order.
+// sessionView is Livy's HttpMessages.SessionInfo of 0.9, fields in its
+// order (HttpMessages.java@0.9:53-77).
 type sessionView struct {
 	ID                       int               `json:"id"`
 	Name                     *string           `json:"name"`
@@ -369,7 +538,7 @@ type sessionView struct {
 	ProxyUser                *string           `json:"proxyUser"`
 	State                    string            `json:"state"`
 	Kind                     string            `json:"kind"`
-	AppInfo                  appInfo           `json:"appInfo"`
+	AppInfo                  any               `json:"appInfo"`
 	Log                      []string          `json:"log"`
 	TTL                      *string           `json:"ttl"`
 	IdleTimeout              *string           `json:"idleTimeout"`
@@ -385,6 +554,70 @@ type sessionView struct {
 	NumExecutors             int               `json:"numExecutors"`
 	PyFiles                  []string          `json:"pyFiles"`
 	Queue                    *string           `json:"queue"`
+}
+
+// sessionView08 is SessionInfo of 0.8: no idleTimeout
+// (HttpMessages.java@0.8:53-76).
+type sessionView08 struct {
+	ID                       int               `json:"id"`
+	Name                     *string           `json:"name"`
+	AppID                    *string           `json:"appId"`
+	Owner                    *string           `json:"owner"`
+	ProxyUser                *string           `json:"proxyUser"`
+	State                    string            `json:"state"`
+	Kind                     string            `json:"kind"`
+	AppInfo                  any               `json:"appInfo"`
+	Log                      []string          `json:"log"`
+	TTL                      *string           `json:"ttl"`
+	DriverMemory             *string           `json:"driverMemory"`
+	DriverCores              int               `json:"driverCores"`
+	ExecutorMemory           *string           `json:"executorMemory"`
+	ExecutorCores            int               `json:"executorCores"`
+	Conf                     map[string]string `json:"conf"`
+	Archives                 []string          `json:"archives"`
+	Files                    []string          `json:"files"`
+	HeartbeatTimeoutInSecond int               `json:"heartbeatTimeoutInSecond"`
+	Jars                     []string          `json:"jars"`
+	NumExecutors             int               `json:"numExecutors"`
+	PyFiles                  []string          `json:"pyFiles"`
+	Queue                    *string           `json:"queue"`
+}
+
+// sessionView07 is SessionInfo of 0.7 and of PR #212's base: nine fields
+// (HttpMessages.java@0.7:53-76; InteractiveSessionServlet.scala@0.7:86-88).
+type sessionView07 struct {
+	ID        int      `json:"id"`
+	Name      *string  `json:"name"`
+	AppID     *string  `json:"appId"`
+	Owner     *string  `json:"owner"`
+	ProxyUser *string  `json:"proxyUser"`
+	State     string   `json:"state"`
+	Kind      string   `json:"kind"`
+	AppInfo   any      `json:"appInfo"`
+	Log       []string `json:"log"`
+}
+
+// shaped returns v in the shape of the surface's release.
+func (v sessionView) shaped(sf *surface) any {
+	switch sf.sessionInfo {
+	case 9:
+		return sessionView07{ID: v.ID, Name: v.Name, AppID: v.AppID, Owner: v.Owner, ProxyUser: v.ProxyUser,
+			State: v.State, Kind: v.Kind, AppInfo: v.AppInfo, Log: v.Log}
+	case 22:
+		ttl := v.TTL
+		if sf.ttlProxyUser {
+			// 0.8 passes session.proxyUser.orNull as the ttl argument
+			// (InteractiveSessionServlet.scala@0.8:95-103).
+			ttl = v.ProxyUser
+		}
+		return sessionView08{ID: v.ID, Name: v.Name, AppID: v.AppID, Owner: v.Owner, ProxyUser: v.ProxyUser,
+			State: v.State, Kind: v.Kind, AppInfo: v.AppInfo, Log: v.Log, TTL: ttl,
+			DriverMemory: v.DriverMemory, DriverCores: v.DriverCores, ExecutorMemory: v.ExecutorMemory,
+			ExecutorCores: v.ExecutorCores, Conf: v.Conf, Archives: v.Archives, Files: v.Files,
+			HeartbeatTimeoutInSecond: v.HeartbeatTimeoutInSecond, Jars: v.Jars, NumExecutors: v.NumExecutors,
+			PyFiles: v.PyFiles, Queue: v.Queue}
+	}
+	return v
 }
 
 // statementView is rsc's Statement.
@@ -433,29 +666,29 @@ func intOr0(p *int) int {
 	return *p
 }
 
-func (r *batchRecord) view(now time.Time, step time.Duration) batchView {
+func (r *batchRecord) view(now time.Time, step time.Duration, sf *surface) batchView {
 	return batchView{
 		ID: r.ID, Name: r.Name, Owner: r.Owner, ProxyUser: r.ProxyUser,
-		State: r.state(now, step), AppID: r.appID(now, step),
+		State: r.state(now, step), AppID: r.appID(now, step), AppInfo: sf.appInfo(),
 		Log: lastLines(r.logLines(now, step)),
 	}
 }
 
-func (r *interactiveRecord) view(now time.Time, step time.Duration) sessionView {
+func (r *interactiveRecord) view(now time.Time, step time.Duration, sf *surface) any {
 	conf := r.Conf
 	if conf == nil {
 		conf = map[string]string{}
 	}
 	return sessionView{
 		ID: r.ID, Name: r.Name, AppID: r.appID(now, step), Owner: r.Owner, ProxyUser: r.ProxyUser,
-		State: r.state(now, step), Kind: r.Kind, Log: lastLines(r.logLines(now, step)),
+		State: r.state(now, step), Kind: r.Kind, AppInfo: sf.appInfo(), Log: lastLines(r.logLines(now, step)),
 		TTL: r.TTL, IdleTimeout: r.IdleTimeout,
 		DriverMemory: r.DriverMemory, DriverCores: intOr0(r.DriverCores),
 		ExecutorMemory: r.ExecutorMemory, ExecutorCores: intOr0(r.ExecutorCores),
 		Conf: conf, Archives: orEmpty(r.Archives), Files: orEmpty(r.Files),
 		HeartbeatTimeoutInSecond: r.HeartbeatTimeoutS, Jars: orEmpty(r.Jars),
 		NumExecutors: intOr0(r.NumExecutors), PyFiles: orEmpty(r.PyFiles), Queue: r.Queue,
-	}
+	}.shaped(sf)
 }
 
 // statementViews returns every statement as seen at now.
@@ -470,7 +703,11 @@ func (r *interactiveRecord) statementViews(now time.Time, step time.Duration) []
 		}
 		switch v.State {
 		case "available":
-			v.Output = evaluate(st.Code, st.Kind, st.ID)
+			if r.Sim.lc && aborts(st.Code) {
+				v.Output = interpreterDied(st.ID)
+			} else {
+				v.Output = evaluate(st.Code, st.Kind, st.ID)
+			}
 			v.Progress = 1
 			v.Completed = t.doneAt.UnixMilli()
 		case "cancelled":

@@ -3,6 +3,7 @@ package livytest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,9 +21,6 @@ import (
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/discovery/layout"
 )
-
-// LivyVersion is what GET /version and the server record report.
-const LivyVersion = "0.8.0-incubating"
 
 // Config configures a Server. The zero value is a standalone server on a
 // random loopback port.
@@ -44,9 +42,40 @@ type Config struct {
 	Addr string
 	// Mode is discovery.ActivePassive (default), discovery.MultiActive,
 	// discovery.SessionHA or discovery.ActiveActive (see the package
-	// documentation). It matters only with ZK.
+	// documentation). It matters only with ZK, and only in the livyha
+	// profile (the others are active-passive or have no HA at all).
 	Mode discovery.Mode
-	// SessionTimeout is the ZooKeeper session timeout (default 2s).
+	// Profile selects the REST surface and HA behaviour of a real server
+	// (ProfileLivyHA by default; see Profile and the package
+	// documentation).
+	Profile Profile
+	// LivyConf is the cluster's livy.conf in the pr212 profile: the
+	// server ids and hostnames (livy.server.ha.server-ids,
+	// livy.server.ha.server-hostnames), livy.server.port, the key prefix
+	// of the latch and, when ZK is empty, livy.server.ha.zookeeper-url.
+	// layout.ParseLivyConf reads one; PR212LivyConf writes one.
+	LivyConf layout.LivyConf
+	// HAID is this server's entry of livy.server.ha.server-ids (pr212).
+	// Empty: the id whose hostname is Addr's host, as PR #212 picks the
+	// id of its own canonical hostname. Addr defaults to that hostname and
+	// livy.server.port.
+	HAID string
+	// RestartWindow (pr212) is how long a server that won the latch keeps
+	// its REST port closed while it "restarts" (PR #212 stops Jetty,
+	// recovers and starts it again); default 10 steps.
+	RestartWindow time.Duration
+	// SelfRedirectWindow (pr212) is how long, before the REST port closes
+	// and again after it reopens, a server that holds the latch but is not
+	// active yet answers 307 to itself; default 1 step.
+	SelfRedirectWindow time.Duration
+	// Timeouts are Livy's session GC and heartbeat watchdog, scaled by
+	// Step (see Timeouts).
+	Timeouts Timeouts
+	// SessionTimeout is the ZooKeeper session timeout (default 2s). PR
+	// #212 uses Curator's default, 60s, which ZooKeeper caps at its
+	// maxSessionTimeout (40s by default): set it to reproduce PR #212's
+	// failover time, which is this timeout (the pr212 profile keeps the
+	// latch on Close, as PR #212 keeps it on SIGTERM).
 	SessionTimeout time.Duration
 	// Step is one state-progression step (default 50ms): a batch is
 	// starting for 2 steps, running until step 6, then success (or dead
@@ -55,6 +84,31 @@ type Config struct {
 	Step time.Duration
 	// BasicAuth, when set, is required on every request (else 401).
 	BasicAuth *BasicAuth
+	// SPNEGOKeytab, when set, makes the server require Kerberos SPNEGO
+	// ("Authorization: Negotiate <token>") on every request, as Livy with
+	// livy.server.auth.type = kerberos (Hadoop's AuthenticationFilter and
+	// KerberosAuthenticationHandler) does: no Negotiate header gives 401
+	// with "WWW-Authenticate: Negotiate"; a token that does not verify
+	// (minted for another principal, expired, replayed, skewed) gives 403
+	// with the reason. Tokens are verified with the key of SPNEGOPrincipal
+	// in this keytab file (read again when the file changes). The client
+	// principal's short name (alice for alice@<the server's realm>; the
+	// full principal for other realms) becomes the remote user, as
+	// BasicAuth's user does. BasicAuth is ignored when this is set. See
+	// spnego.go.
+	SPNEGOKeytab string
+	// SPNEGOPrincipal is the server's own principal, HTTP/<its host>[@REALM]
+	// (livy.server.auth.kerberos.principal). Only tokens for it are
+	// accepted. Empty: any HTTP/* principal with a key in SPNEGOKeytab
+	// (Hadoop's "*").
+	SPNEGOPrincipal string
+	// TLSCert and TLSKey, when set, are PEM files (the certificate chain
+	// and its private key) the server serves https with, and only https:
+	// its URL is then https://…, which is what it registers. TLSConfig,
+	// when set, is used instead (it must carry a certificate). Not in the
+	// pr212 profile. See tls.go.
+	TLSCert, TLSKey string
+	TLSConfig       *tls.Config
 	// CSRF enables livy.server.csrf-protection: methods other than GET,
 	// HEAD and OPTIONS need an X-Requested-By header.
 	CSRF bool
@@ -80,7 +134,8 @@ type Config struct {
 	// died.
 	OnLeadership func(active bool)
 
-	// Unfenced removes a safety net real Livy does not have. By default
+	// Unfenced removes a safety net real Livy does not have (livyha
+	// profile; the other profiles never fence). By default
 	// (false) a server re-checks, just before each mutation (create,
 	// statement, cancel, delete), that it is still the active one, and
 	// redirects instead if it lost leadership since the request came in
@@ -140,6 +195,14 @@ type Server struct {
 	sessHA, shared bool
 	own            ownership
 
+	// prof is the parsed Config.Profile; lc: the server plays Livy's
+	// session lifecycle (every profile but livyha; lifecycle.go); pr: the
+	// PR #212 HA state (pr212.go), nil in the other profiles.
+	prof profileSpec
+	lc   bool
+	pr   *pr212
+	act  activity // last activity and heartbeat of interactive sessions (lifecycle.go)
+
 	activeSince atomic.Int64 // Unix ms when the server last became active
 
 	lmu      sync.Mutex
@@ -187,7 +250,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil || base == "/" {
 		return nil, fmt.Errorf("livytest: bad state prefix %q", cfg.StatePrefix)
 	}
-	if cfg.Addr == "" {
+	spec, err := parseProfile(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if spec.ha != haLivyHA && cfg.Mode != discovery.ActivePassive {
+		return nil, fmt.Errorf("livytest: mode %v exists only in the livyha profile (profile %s)", cfg.Mode, spec.name)
+	}
+	if cfg.Addr == "" && spec.ha != haPR212 {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	if cfg.SessionTimeout <= 0 {
@@ -221,12 +291,26 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		sessHA:      cfg.ZK != "" && cfg.Mode == discovery.SessionHA,
 		shared:      cfg.ZK != "" && cfg.Mode == discovery.ActiveActive,
 		own:         ownership{wake: make(chan struct{}, 1), watched: make(map[string]bool)},
+		prof:        spec,
+		lc:          spec.ha != haLivyHA,
+	}
+	s.st.livy = s.lc
+	tlsCfg, err := serverTLS(cfg, spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.ha == haPR212 {
+		return s.startPR212(ctx)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("livytest: %w", err)
 	}
 	s.url = "http://" + advertised(ln.Addr())
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		s.url = "https://" + advertised(ln.Addr())
+	}
 	var cleanup []func()
 	fail := func(err error) (*Server, error) {
 		for i := len(cleanup) - 1; i >= 0; i-- {
@@ -239,6 +323,34 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ZK == "" {
 		s.st.kv = newMemKV()
 		s.activeSince.Store(time.Now().UnixMilli())
+		s.ready.Store(true)
+	} else if spec.ha == haStock {
+		// Upstream Livy with livy.server.recovery.mode = recovery and the
+		// ZooKeeper state store: nothing is registered; the session
+		// managers recover every stored session before Jetty starts
+		// (LivyServer.scala@0.9:158-163 → SessionManager.scala@0.9:93).
+		cs, err := discovery.ParseConnectString(cfg.ZK)
+		if err != nil {
+			return fail(fmt.Errorf("livytest: %w", err))
+		}
+		kvz, err := dialKV(cs, cfg.SessionTimeout, logger)
+		if err != nil {
+			return fail(err)
+		}
+		s.st.kv = kvz
+		cleanup = append(cleanup, kvz.Close)
+		s.activeSince.Store(time.Now().UnixMilli())
+		s.mu.Lock()
+		recs, err := s.recoverStore()
+		s.mu.Unlock()
+		var dup *duplicateAtRecovery
+		if errors.As(err, &dup) {
+			return fail(fmt.Errorf("livytest: recovery: %w", err))
+		}
+		if err != nil {
+			return fail(fmt.Errorf("livytest: %w: recovery: %w", discovery.ErrUnavailable, err))
+		}
+		s.mem.replace(recs)
 		s.ready.Store(true)
 	} else {
 		cs, err := discovery.ParseConnectString(cfg.ZK)
@@ -284,7 +396,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.ready.Store(true)
 		}
 		rec := discovery.ServerRecord{ID: cfg.ID, URL: s.url, Thrift: cfg.Thrift,
-			ThriftTransport: cfg.ThriftTransport, ThriftHTTPPath: cfg.ThriftHTTPPath, Version: LivyVersion}
+			ThriftTransport: cfg.ThriftTransport, ThriftHTTPPath: cfg.ThriftHTTPPath, Version: spec.surf.version}
 		var ropts []discovery.RegistrarOption
 		for _, o := range common {
 			ropts = append(ropts, o)
@@ -326,17 +438,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 
-	s.hs = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
+	s.hs = s.newHTTPServer()
 	go func() {
 		defer close(s.serveDone)
 		_ = s.hs.Serve(ln)
 	}()
-	s.log.Info("livytest: server started", "id", cfg.ID, "url", s.url, "mode", cfg.Mode.String(), "standalone", cfg.ZK == "")
+	s.startTimers()
+	s.log.Info("livytest: server started", "id", cfg.ID, "url", s.url, "mode", cfg.Mode.String(),
+		"profile", spec.name, "standalone", cfg.ZK == "")
 	return s, nil
+}
+
+func (s *Server) newHTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
 }
 
 // NewServer starts a server for a test and closes it in t.Cleanup; it
@@ -364,11 +482,16 @@ func (s *Server) ID() int { return s.cfg.ID }
 // after Close. An active-passive leader answers REST requests only
 // once it has also recovered the state store, which it does each time it
 // wins the latch (Start returns after that when it wins at start); until
-// then it holds them (see Config and the package documentation).
+// then it holds them (see Config and the package documentation). In the
+// pr212 profile it is PR #212's "currentState == Active": set once the
+// restart after winning the latch is over, cleared as soon as the latch
+// is lost.
 func (s *Server) IsActive() bool {
 	switch {
 	case s.closed.Load():
 		return false
+	case s.pr != nil:
+		return s.pr.isActive()
 	case s.reg == nil || s.cfg.Mode != discovery.ActivePassive:
 		return true
 	}
@@ -401,7 +524,17 @@ func (s *Server) Requests() []Request {
 // once, so another server takes over without waiting for a session
 // timeout), stops the HTTP server (waiting at most 2s for requests in
 // flight) and closes its ZooKeeper sessions. It is idempotent.
+//
+// In the pr212 profile Close is PR #212's SIGTERM instead: the shutdown
+// hook stops Jetty (LivyServer.scala@PR212:350-354,409-418) and nothing
+// releases the latch, so its node stays until the ZooKeeper session
+// expires (discovery.Registrar.Abandon); another server takes over only
+// then.
 func (s *Server) Close() error {
+	if s.pr != nil {
+		s.closeOnce.Do(s.closePR212)
+		return s.closeErr
+	}
 	s.closeOnce.Do(func() {
 		s.stopRecovery()
 		var errs []error

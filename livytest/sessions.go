@@ -75,9 +75,15 @@ func (s *Server) recovered(r record) bool {
 // recoveredSince is recovered for a server that became responsible for r
 // at since: when it became active, or, with session HA, when the leader
 // reassigned r to it (a takeover of that one session).
+//
+// In the Livy profiles the rules apply to this server's own records too
+// (PR #212's restart recovers its own sessions from the store like any
+// other, SessionManager.scala@PR212:89-94), a killed batch is gone as a
+// failed one is, and so is an interactive session whose conf hook ended
+// it; every recovered session is marked recovering (recoveredAt).
 func (s *Server) recoveredSince(r record, since time.Time) bool {
 	m := r.meta()
-	if m.Incarnation == s.incarnation {
+	if m.Incarnation == s.incarnation && !s.lc {
 		return true
 	}
 	step := m.step(s.cfg.Step)
@@ -86,10 +92,19 @@ func (s *Server) recoveredSince(r record, since time.Time) bool {
 		if r.Sim.NoFile || (r.failed() && r.finishedAt(step).Before(since)) {
 			return false
 		}
+		if s.lc && r.removedFromStore(since, step) {
+			return false
+		}
 	case *interactiveRecord:
+		if s.lc && r.removedFromStore(since, step) {
+			return false
+		}
 		if ms(m.Created).Add(sessionUpSteps * step).After(since) {
 			r.recoveredDead = true
 		}
+	}
+	if s.lc {
+		m.lc, m.recoveredAt = true, since
 	}
 	return true
 }
@@ -133,8 +148,11 @@ func (s *Server) find(typ, idOrName string) (record, *apiError) {
 	if r == nil {
 		return nil, notFound
 	}
+	s.heartbeat(typ, r.sessionID())
 	return r, nil
 }
+
+func idString(id int) string { return strconv.Itoa(id) }
 
 // nameTaken reports whether a session of typ this server knows is called
 // name. As in Livy the check is against the server's memory: in
@@ -151,7 +169,7 @@ func (s *Server) nameTaken(typ, name string) (bool, error) {
 }
 
 func (s *Server) meta(now time.Time) simMeta {
-	return simMeta{Created: now.UnixMilli(), Server: s.cfg.ID, Incarnation: s.incarnation, StepNS: int64(s.cfg.Step)}
+	return simMeta{Created: now.UnixMilli(), Server: s.cfg.ID, Incarnation: s.incarnation, StepNS: int64(s.cfg.Step), lc: s.lc}
 }
 
 // create writes a new session to the store, then to memory. With session
@@ -172,7 +190,13 @@ func (s *Server) create(typ string, r record) error {
 			return fmt.Errorf("ownership record: %w", err)
 		}
 	}
-	err = s.st.kv.Create(s.st.path(typ, r.sessionID()), data)
+	if s.st.livy {
+		// SessionStore.save → ZooKeeperManager.set: whatever holds the id
+		// is overwritten (a deposed active's stale counter reuses ids).
+		err = s.st.setBlind(s.st.path(typ, r.sessionID()), data)
+	} else {
+		err = s.st.kv.Create(s.st.path(typ, r.sessionID()), data)
+	}
 	if errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("session record %d already exists (state-store counter behind?)", r.sessionID())
 	}
@@ -180,6 +204,7 @@ func (s *Server) create(typ string, r record) error {
 		return err
 	}
 	s.mem.put(typ, r)
+	s.touchNew(typ, r)
 	return nil
 }
 
@@ -243,9 +268,9 @@ func (s *Server) view(r record, now time.Time) any {
 	step := r.meta().step(s.cfg.Step)
 	switch r := r.(type) {
 	case *batchRecord:
-		return r.view(now, step)
+		return r.view(now, step, &s.prof.surf)
 	case *interactiveRecord:
-		return r.view(now, step)
+		return r.view(now, step, &s.prof.surf)
 	}
 	return nil
 }
@@ -362,6 +387,10 @@ func (c *call) logs(typ, idOrName string) {
 
 func (c *call) delete(typ, idOrName string) {
 	s := c.s
+	if s.lc {
+		c.livyDelete(typ, idOrName)
+		return
+	}
 	unlock, ok := c.lockForWrite()
 	if !ok {
 		return
@@ -394,6 +423,28 @@ func (c *call) delete(typ, idOrName string) {
 	}
 }
 
+// livyDelete is DELETE in the Livy profiles: SessionManager.delete stops
+// the session and waits for it (an interactive one is shutting_down
+// meanwhile, and its store record is already gone), then removes it from
+// the store and from memory (SessionServlet.scala@0.9:110-121,
+// SessionManager.scala@0.9:134-151). A session already being stopped is
+// waited for and deleted again, as Livy's second delete of the same
+// session does.
+func (c *call) livyDelete(typ, idOrName string) {
+	s := c.s
+	r, aerr := s.find(typ, idOrName)
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
+	s.heartbeat(typ, r.sessionID())
+	if err := s.stopAndRemove(typ, r.sessionID()); err != nil {
+		c.fail(storeError(err))
+		return
+	}
+	c.json(http.StatusOK, msgBody{Msg: "deleted"})
+}
+
 // validName is Livy's Session name check: a name must not be all digits
 // (the empty name counts as all digits).
 func validName(n string) bool { return !allDigits(n) }
@@ -405,27 +456,38 @@ func (c *call) checkName(typ string, name *string, id int) *apiError {
 		return nil
 	}
 	if !validName(*name) {
-		return errMsg(http.StatusBadRequest, "Rejected, Reason: Invalid session name: %s", *name)
+		return c.s.rejected("Invalid session name: " + *name)
 	}
 	taken, err := c.s.nameTaken(typ, *name)
 	if err != nil {
 		return storeError(err)
 	}
 	if taken {
-		return duplicateName(*name, id)
+		return c.s.duplicateName(*name, id)
 	}
 	return nil
 }
 
-func duplicateName(name string, id int) *apiError {
-	return errMsg(http.StatusBadRequest, "Rejected, Reason: Duplicate session name: Some(%s) for session %d", name, id)
+func (s *Server) duplicateName(name string, id int) *apiError {
+	return s.rejected(fmt.Sprintf("Duplicate session name: Some(%s) for session %d", name, id))
+}
+
+// rejected is the 400 of an IllegalArgumentException thrown while a
+// session is created: {"msg":"Rejected, Reason: <msg>"} from 0.8 on
+// (SessionServlet.scala@0.8:142-145); before, the servlet's error handler
+// answers {"msg":"<msg>"} (SessionServlet.scala@0.7:153-156).
+func (s *Server) rejected(msg string) *apiError {
+	if s.prof.surf.rejected {
+		msg = "Rejected, Reason: " + msg
+	}
+	return errMsg(http.StatusBadRequest, "%s", msg)
 }
 
 // createError answers a failed create: a name another server claimed
 // first (active-active) is Livy's duplicate-name rejection.
 func (c *call) createError(err error, r record) {
 	if errors.Is(err, errDuplicateName) {
-		c.fail(duplicateName(*r.sessionName(), r.sessionID()))
+		c.fail(c.s.duplicateName(*r.sessionName(), r.sessionID()))
 		return
 	}
 	c.fail(storeError(err))
@@ -488,7 +550,7 @@ func (c *call) createBatch() {
 	if rec.Sim.NoFile && s.shared {
 		// Such a batch never reaches Livy's store; with no memory
 		// (active-active) nothing keeps it.
-		c.fail(errMsg(http.StatusBadRequest, "Rejected, Reason: requirement failed: File is required."))
+		c.fail(s.rejected("requirement failed: File is required."))
 		return
 	}
 	if err := s.create(typeBatch, rec); err != nil {
@@ -497,7 +559,7 @@ func (c *call) createBatch() {
 	}
 	if rec.Sim.NoFile {
 		// Livy registers the session before start() fails the requirement.
-		c.fail(errMsg(http.StatusBadRequest, "Rejected, Reason: requirement failed: File is required."))
+		c.fail(s.rejected("requirement failed: File is required."))
 		return
 	}
 	if c.abortAfterCommit() {
@@ -508,7 +570,9 @@ func (c *call) createBatch() {
 
 func (c *call) createInteractive() {
 	s := c.s
-	req, unlock, ok := beginWrite(c, parseCreateInteractive)
+	req, unlock, ok := beginWrite(c, func(b []byte) (*createInteractiveRequest, *apiError) {
+		return parseCreateInteractive(b, s.prof.surf.interactiveFields())
+	})
 	if !ok {
 		return
 	}
@@ -521,7 +585,7 @@ func (c *call) createInteractive() {
 	for _, t := range []*string{req.TTL, req.IdleTimeout} {
 		if t != nil {
 			if msg := checkTimeString(*t); msg != "" {
-				c.fail(errMsg(http.StatusBadRequest, "Rejected, Reason: %s", msg))
+				c.fail(s.rejected(msg))
 				return
 			}
 		}
@@ -559,15 +623,10 @@ func (c *call) createInteractive() {
 
 // ---- statements ----
 
-// serverSideState is the state Livy's ensureRunning reports.
+// serverSideState is the state Livy's ensureRunning reports
+// (InteractiveSession.scala@0.9:683-689).
 func serverSideState(r *interactiveRecord, now time.Time, step time.Duration) string {
-	if r.recoveredDead {
-		return "dead"
-	}
-	if !r.running(now, step) {
-		return "starting"
-	}
-	return "running"
+	return r.serverSide(now, step)
 }
 
 func notRunning(state string) *apiError {
@@ -636,6 +695,7 @@ func (c *call) tryStatement(idOrName string, req *executeRequest) (bool, error) 
 		c.fail(notRunning(st))
 		return true, nil
 	}
+	s.recordActivity(old.ID, now) // executeStatement: ensureRunning, then recordActivity
 	if req.Code == nil {
 		c.fail(errNPE)
 		return true, nil
@@ -684,12 +744,12 @@ func (c *call) listStatements(idOrName string) {
 		c.fail(aerr)
 		return
 	}
-	if rec.recoveredDead {
-		c.fail(errMsg(http.StatusBadRequest, "requirement failed: Session isn't active."))
+	if aerr := c.ensureActive(rec); aerr != nil {
+		c.fail(aerr)
 		return
 	}
 	views := rec.statementViews(time.Now(), rec.meta().step(c.s.cfg.Step))
-	if strings.EqualFold(strings.TrimSpace(c.r.URL.Query().Get("order")), "desc") {
+	if c.s.prof.surf.statementSort && strings.EqualFold(strings.TrimSpace(c.r.URL.Query().Get("order")), "desc") {
 		slices.Reverse(views)
 	}
 	from, aerr := c.queryInt("from", 0)
@@ -717,8 +777,8 @@ func (c *call) getStatement(idOrName, sidParam string) {
 		c.fail(numberFormat(sidParam))
 		return
 	}
-	if rec.recoveredDead {
-		c.fail(errMsg(http.StatusBadRequest, "requirement failed: Session isn't active."))
+	if aerr := c.ensureActive(rec); aerr != nil {
+		c.fail(aerr)
 		return
 	}
 	for _, v := range rec.statementViews(time.Now(), rec.meta().step(c.s.cfg.Step)) {
@@ -770,6 +830,7 @@ func (c *call) tryCancel(idOrName, sidParam string) (bool, error) {
 		c.fail(notRunning(st))
 		return true, nil
 	}
+	s.recordActivity(old.ID, now)
 	rec := old.withStatements()
 	changed := false
 	tl := rec.timeline(step)

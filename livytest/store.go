@@ -219,6 +219,13 @@ type store struct {
 	base  string
 	multi bool // multi-active: per-server counters, ids prefixed with the server id
 	id    int
+
+	// livy: Livy's own counter (the Livy profiles): in memory, seeded from
+	// <base>/<type>/state at recovery, and written back blindly after
+	// each allocation (see livyNextID).
+	livy bool
+	cmu  sync.Mutex
+	next map[string]int
 }
 
 func (st *store) dir(kind string) string          { return st.base + "/" + kind }
@@ -248,6 +255,9 @@ type managerState struct {
 // counter+1, with a version check so that two servers never hand out the
 // same id.
 func (st *store) nextID(kind string) (int, error) {
+	if st.livy {
+		return st.livyNextID(kind)
+	}
 	p := st.counterPath(kind)
 	for {
 		data, version, err := st.kv.Get(p)
@@ -283,6 +293,69 @@ func (st *store) nextID(kind string) (int, error) {
 			return st.id*discovery.SessionIDBlock + n, nil
 		}
 		return n, nil
+	}
+}
+
+// livyNextID is SessionManager.nextId as Livy has it: the id comes from an
+// in-memory counter (seeded at recovery, SessionManager.scala@0.9:75,
+// 212-214), which is then stored with an unconditional write
+// (SessionStore.saveNextSessionId → ZooKeeperManager.set: exists ?
+// setData : create, ZooKeeperManager.scala@0.9:86-93). Two servers that
+// both believe they are active therefore hand out the same ids and
+// overwrite each other's counter and records.
+func (st *store) livyNextID(kind string) (int, error) {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	if st.next == nil {
+		st.next = make(map[string]int)
+	}
+	id := st.next[kind]
+	st.next[kind] = id + 1
+	b, _ := json.Marshal(managerState{NextSessionID: id + 1})
+	if err := st.setBlind(st.counterPath(kind), b); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// seed sets the in-memory counter of the Livy profiles from the store, as
+// recovery does: SessionStore.getNextSessionId, 0 when the node is
+// missing (SessionStore.scala@0.9:76-79).
+func (st *store) seed(kind string) error {
+	n := 0
+	data, _, err := st.kv.Get(st.counterPath(kind))
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+	case err != nil:
+		return err
+	default:
+		var ms managerState
+		if err := json.Unmarshal(data, &ms); err != nil {
+			return fmt.Errorf("state store: %s: %w", st.counterPath(kind), err)
+		}
+		n = ms.NextSessionID
+	}
+	st.cmu.Lock()
+	if st.next == nil {
+		st.next = make(map[string]int)
+	}
+	st.next[kind] = n
+	st.cmu.Unlock()
+	return nil
+}
+
+// setBlind is ZooKeeperManager.set: set the data whatever the version, or
+// create the node (and its parents) when it does not exist.
+func (st *store) setBlind(p string, data []byte) error {
+	for {
+		err := st.kv.Set(p, data, -1)
+		if !errors.Is(err, zk.ErrNoNode) {
+			return err
+		}
+		err = st.kv.Create(p, data)
+		if !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
 	}
 }
 

@@ -66,6 +66,12 @@
 //	                     zooKeeperHA mode)
 //	--zk-auth SCHEME:AUTH  ZooKeeper credentials, e.g. digest:user:password (env
 //	                     LIVY_ZK_AUTH; never printed)
+//	--ca-file PATH       PEM CA bundle for the Livy servers' https certificates when
+//	                     probing a static list, instead of the system roots (env LIVY_CA_FILE)
+//	--zk-tls             talk to ZooKeeper over TLS: the connect string names its
+//	                     secureClientPorts (env LIVY_ZK_TLS=true)
+//	--zk-ca-file PATH    PEM CA bundle for ZooKeeper's certificates; implies --zk-tls
+//	                     (env LIVY_ZK_CA_FILE)
 //
 // Other flags (before or after the subcommand):
 //
@@ -149,7 +155,7 @@ json keys (always all of them; "" or -1 when unknown):
 // usageText is the -h output.
 var usageText = func() string {
 	o, _ := newFlags()
-	return usageHead + o.targets.Usage() + cli.ZKAuthUsage + usageTail + cli.ExitCodesHelp
+	return usageHead + o.targets.Usage() + cli.ZKAuthUsage + cli.TLSUsage(true) + usageTail + cli.ExitCodesHelp
 }()
 
 func main() {
@@ -169,6 +175,7 @@ var getenv = os.Getenv
 type options struct {
 	targets *cli.TargetFlags
 	zkAuth  *cli.ZKAuthFlag
+	tls     *cli.TLSFlags
 	timeout time.Duration
 	format  string // "" until parsed: the command's default
 }
@@ -180,6 +187,7 @@ func newFlags() (*options, *flag.FlagSet) {
 	fs.Usage = func() {}
 	o := &options{targets: cli.NewTargetFlags(fs, false)}
 	o.zkAuth = cli.NewZKAuthFlag(fs)
+	o.tls = cli.NewTLSFlags(fs, true)
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper or the static list")
 	fs.StringVar(&o.format, "format", "", "url, hostport or json")
 	return o, fs
@@ -272,6 +280,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	tlsOpts, err := o.tls.ZKOptions(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	zkOpts = append(zkOpts, tlsOpts...)
+	// A static list is probed over HTTP(S): --ca-file applies there.
+	hc, err := o.tls.HTTPClient(getenv, 2*time.Second)
+	if err != nil {
+		return fail(err)
+	}
 	if cmd == "probe" {
 		return probe(ctx, tgt, zkOpts, o, stdout, stderr)
 	}
@@ -279,6 +297,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ropts := make([]discovery.ResolverOption, 0, len(zkOpts))
 	for _, z := range zkOpts {
 		ropts = append(ropts, z)
+	}
+	if hc != nil {
+		ropts = append(ropts, discovery.WithHTTPClient(hc))
 	}
 	r, err := discovery.NewResolver(tgt.String, ropts...)
 	if err != nil {

@@ -41,6 +41,12 @@
 //	                      again when it passes
 //	--health-interval D   how often to check, and each check's timeout (1s)
 //	--health-failures N   consecutive failures before withdrawing (1)
+//	--ca-file PATH        PEM CA bundle for an https --health-url's certificate,
+//	                      instead of the system roots (env LIVY_CA_FILE)
+//	--zk-tls              talk to ZooKeeper over TLS: the connect string names its
+//	                      secureClientPorts (env LIVY_ZK_TLS=true)
+//	--zk-ca-file PATH     PEM CA bundle for ZooKeeper's certificates; implies
+//	                      --zk-tls (env LIVY_ZK_CA_FILE)
 //
 // It prints one line on stderr when registered, one on each leadership
 // change and one when it has deregistered, e.g.
@@ -63,6 +69,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,7 +121,7 @@ On SIGINT or SIGTERM the server's nodes are deleted (a graceful failover) and it
 // usageText is the -h output.
 var usageText = func() string {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	return usageHead + cli.NewTargetFlags(fs, true).Usage() + cli.ZKAuthUsage + usageTail + cli.ExitCodesHelp
+	return usageHead + cli.NewTargetFlags(fs, true).Usage() + cli.ZKAuthUsage + cli.TLSUsage(true) + usageTail + cli.ExitCodesHelp
 }()
 
 func main() {
@@ -131,8 +138,14 @@ func main() {
 // httpHealth checks that the Livy server answers HTTP: any status below 500
 // counts (a passive Livy answers 307, a secured one 401); a refused
 // connection, a timeout or a 5xx does not. Redirects are not followed.
-func httpHealth(u string) func(context.Context) error {
+// tc (--ca-file), if not nil, verifies an https URL's certificate.
+func httpHealth(u string, tc *tls.Config) func(context.Context) error {
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if tc != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		hc.Transport = tr
+	}
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -180,6 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {}
 	targets := cli.NewTargetFlags(fs, true)
 	zkAuth := cli.NewZKAuthFlag(fs)
+	tlsFlags := cli.NewTLSFlags(fs, true)
 	var (
 		id              = fs.Int("id", 0, "server id `N` (livy.server.id; required)")
 		rawURL          = fs.String("url", "", "base `URL` of the Livy REST endpoint (required)")
@@ -212,6 +226,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	zkOpts, err := zkAuth.Options(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	tlsOpts, err := tlsFlags.ZKOptions(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	zkOpts = append(zkOpts, tlsOpts...)
+	healthTLS, err := tlsFlags.RESTConfig(getenv)
 	if err != nil {
 		return fail(err)
 	}
@@ -281,7 +304,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		discovery.WithLogger(logger),
 	}
 	if *healthURL != "" {
-		ropts = append(ropts, discovery.WithHealthCheck(httpHealth(*healthURL), *healthInterval, *healthFailures))
+		ropts = append(ropts, discovery.WithHealthCheck(httpHealth(*healthURL, healthTLS), *healthInterval, *healthFailures))
 	}
 	for _, z := range zkOpts {
 		ropts = append(ropts, z)

@@ -72,6 +72,7 @@ func TestHelp(t *testing.T) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	tf := cli.NewTargetFlags(fs, true)
 	cli.NewZKAuthFlag(fs)
+	cli.NewTLSFlags(fs, true)
 	for _, n := range []string{"id", "url", "thrift", "thrift-transport", "thrift-http-path", "version", "elect",
 		"session-timeout", "register-timeout", "health-url", "health-interval", "health-failures", "takeover"} {
 		fs.String(n, "", "")

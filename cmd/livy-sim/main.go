@@ -6,10 +6,16 @@
 //
 //	livy-sim --zk CONNECT [--root /livy] --id N [--listen 127.0.0.1:0]
 //	    [--mode active-passive|multi-active|session-ha|active-active]
-//	    [--basic-auth USER:PASS] [--csrf] [--unfenced]
+//	    [--basic-auth USER:PASS | --spnego-keytab FILE [--spnego-principal HTTP/HOST[@REALM]]]
+//	    [--csrf] [--unfenced]
 //	    [--step 50ms] [--session-timeout 2s] [--register-timeout 30s]
 //	    [--thrift HOST:PORT [--thrift-auth NOSASL|NONE|HTTP]
 //	     [--thrift-refusal close|opensession] [--hive-namespace NS]]
+//	    [--profile livyha|stock|livy-0.7|livy-0.8|livy-0.9|stock+livy-0.X|livyha+livy-0.X] [--gc]
+//	livy-sim --profile pr212 --livy-conf PATH [--zk CONNECT] [--root /livy]
+//	    (--listen HOST:PORT | --ha-id ID) [--ha-server-ids a,b,... --ha-server-hostnames h1,h2,...]
+//	    [--ha-key-prefix livy_ha] [--restart-window 10 steps] [--self-redirect-window 1 step]
+//	    [--session-timeout 60s] [auth, --csrf, --step as above]
 //
 // Once registered it prints exactly one line on stdout:
 //
@@ -42,8 +48,57 @@
 // root), so a new active server serves every session the old one created.
 // See the livytest package documentation for each mode's details.
 //
+// --spnego-keytab requires Kerberos SPNEGO on every request, verified
+// with the key of --spnego-principal (default: any HTTP/* principal) in
+// that keytab, as Livy with livy.server.auth.type=kerberos does: 401
+// "WWW-Authenticate: Negotiate" without a token, 403 for a token that does
+// not verify (see livytest.Config.SPNEGOKeytab). The Kerberos
+// configuration is not read: the keytab is all the server needs.
+//
+// --profile selects which real server the process plays (see
+// livytest.Profile and docs/livy-wire.md §9–§10): livyha (the default:
+// the modes above, livyha's registrar, fenced, kinder than any Livy);
+// stock, or a bare release livy-0.7/livy-0.8/livy-0.9, which is upstream
+// Livy with recovery from the ZooKeeper state store under --root: nothing
+// registered, no redirect, every session recovered (recovering until its
+// driver reconnects) when the process starts again, and Livy's session GC
+// and heartbeat watchdog scaled by --step (one step = one Livy second;
+// --gc turns them on in the livyha profile); stock+livy-0.X and
+// livyha+livy-0.X combine an HA behaviour with a release's REST surface.
+// --id is needed only in the livyha profile.
+//
+// --profile pr212 is Livy as PR #212 builds it: the server joins a Curator
+// latch at /<--ha-key-prefix, default livy_ha>/leader with its string id,
+// writes no server record, serves 0.7's REST surface, and, when it wins
+// the latch, closes its port for --restart-window while it recovers every
+// session (answering 307 to itself for --self-redirect-window before and
+// after); a passive answers 307, after the authentication and CSRF checks,
+// to the request URL with only the host swapped for the leader's
+// configured hostname, or 500 when there is no usable leader; nothing
+// fences a deposed active. The cluster is described by --livy-conf: when
+// the file exists it is read (ZooKeeper, ids, hostnames, port, key prefix,
+// the state store's prefix); otherwise it is written, atomically, from
+// --ha-server-ids, --ha-server-hostnames, --listen's port (the same on
+// every server), --zk, --root and --ha-key-prefix, so that
+// discovery.NewResolver("livy-conf://PATH") and livy-find find the active
+// through it. The server's id is --ha-id, else the id of --listen's host;
+// it listens on --listen, else on its hostname and livy.server.port.
+// --session-timeout defaults to Curator's 60s here (ZooKeeper caps it at
+// its maxSessionTimeout). Its stdout line names the id: "livy-sim: id=ID
+// listening on http://HOST:PORT"; stderr says "id=ID holds the latch
+// (restarting the REST server, then active)" and "id=ID is now passive".
+//
+// --tls-cert and --tls-key (env LIVY_TLS_CERT, LIVY_TLS_KEY; PEM files of
+// the certificate chain and its private key) make the server serve https
+// only: its URL, the stdout line and the registered record say
+// https://HOST:PORT, and a passive's 307 points at the active's https URL.
+// Not with --profile pr212.
+//
 // SIGINT or SIGTERM deregisters (so another server takes over at once) and
-// exits 0. Exit status: 2 usage error; 3 ZooKeeper not reachable within
+// exits 0 — except in the pr212 profile, where, as PR #212's shutdown
+// hook, it only stops the REST server: the latch node stays until the
+// ZooKeeper session expires, and only then does another server take over.
+// Exit status: 2 usage error; 3 ZooKeeper not reachable within
 // --register-timeout; 1 any other failure.
 package main
 
@@ -64,6 +119,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/discovery/layout"
 	"github.com/livyha/livyha/internal/cli"
 	"github.com/livyha/livyha/livytest"
 	"github.com/livyha/livyha/thrift/hs2test"
@@ -120,6 +176,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		listen          = fs.String("listen", "127.0.0.1:0", "listen `address`")
 		mode            = fs.String("mode", "active-passive", "`mode`: active-passive, multi-active, session-ha or active-active")
 		basicAuth       = fs.String("basic-auth", "", "require HTTP basic auth `user:pass`")
+		spnegoKeytab    = fs.String("spnego-keytab", "", "require Kerberos SPNEGO, verified with the keys in this keytab `file`")
+		spnegoPrincipal = fs.String("spnego-principal", "", "the server's own `principal` HTTP/<host>[@REALM] (with --spnego-keytab; default: any HTTP/* in the keytab)")
 		csrf            = fs.Bool("csrf", false, "require X-Requested-By on non-GET/HEAD/OPTIONS requests")
 		unfenced        = fs.Bool("unfenced", false, "let a deposed active still commit requests it is serving, as real Livy (PR #212) does")
 		step            = fs.Duration("step", 50*time.Millisecond, "one simulated state-progression `step`")
@@ -130,6 +188,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		hiveNS          = fs.String("hive-namespace", "", "also publish the Thrift endpoint in this Hive ZooKeeper `namespace` while active (unmodified Hive clients find only the active)")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
 	)
+	pf := addProfileFlags(fs)
+	serverTLS := cli.NewServerTLSFlags(fs)
 	usage := func(format string, a ...any) int {
 		printf(format+" (see livy-sim -h)", a...)
 		return exitUsage
@@ -143,12 +203,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return usage("%s", err)
 	}
+	if err := pf.check(); err != nil {
+		return usage("%s", err)
+	}
 	idSet := false
 	fs.Visit(func(f *flag.Flag) { idSet = idSet || f.Name == "id" })
+	if pf.pr212() && !pf.given("session-timeout") {
+		*sessionTimeout = 60 * time.Second // Curator's default (ZooKeeper caps it at its maxSessionTimeout)
+	}
 	switch {
 	case fs.NArg() > 0:
 		return usage("unexpected arguments %q", fs.Args())
-	case !idSet:
+	case !idSet && pf.livyha():
 		return usage("missing --id")
 	case *id < 0:
 		return usage("bad --id %d (must be >= 0)", *id)
@@ -163,8 +229,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usage("--mode: %s", strings.TrimPrefix(err.Error(), "discovery: "))
 	}
+	if m != discovery.ActivePassive && !pf.livyha() {
+		return usage("--mode %s exists only in the livyha profile", *mode)
+	}
 	target, err := targets.Resolve(getenv)
-	if err != nil {
+	if err != nil && !(pf.pr212() && pf.confExists()) { // pr212: ZooKeeper may come from --livy-conf
 		return cli.Fail(errw, "livy-sim", err)
 	}
 	var refusal hs2test.Refusal
@@ -195,6 +264,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		auth = &livytest.BasicAuth{User: user, Password: pass}
 	}
+	switch {
+	case *spnegoKeytab != "" && auth != nil:
+		return usage("--basic-auth and --spnego-keytab exclude each other")
+	case *spnegoPrincipal != "" && *spnegoKeytab == "":
+		return usage("--spnego-principal needs --spnego-keytab")
+	case *spnegoKeytab != "":
+		if err := livytest.CheckSPNEGO(*spnegoKeytab, *spnegoPrincipal); err != nil {
+			return usage("%s", strings.TrimPrefix(err.Error(), "livytest: "))
+		}
+	}
+	tlsCert, tlsKey, err := serverTLS.Files(getenv)
+	switch {
+	case err != nil:
+		return usage("%s", err)
+	case tlsCert != "" && pf.pr212():
+		return usage("--tls-cert is not supported with --profile pr212")
+	}
 
 	// The Thrift listener starts first: its actual address goes into the
 	// server record. Until the Livy server is registered it counts as
@@ -206,6 +292,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := livytest.Config{
 		ZK: target.Parsed.ZK.String(), Root: target.Parsed.Root, ID: *id, Addr: *listen, Mode: m,
 		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
+		SPNEGOKeytab: *spnegoKeytab, SPNEGOPrincipal: *spnegoPrincipal,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {
 			switch {
@@ -222,6 +309,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		},
 	}
+	var lconf layout.LivyConf
+	if pf.pr212() {
+		zk := ""
+		if len(target.Parsed.ZK.Servers) > 0 {
+			zk = target.Parsed.ZK.String()
+		}
+		root := target.Parsed.Root
+		if root == "" {
+			root = discovery.DefaultRoot
+		}
+		lconf, err = pf.resolveConf(zk, strings.TrimPrefix(root, "/"), *listen, pf.given("listen"))
+		if err != nil {
+			return usage("%s", err)
+		}
+		if !pf.given("listen") {
+			if *pf.haID == "" {
+				return usage("--profile pr212 needs --ha-id or --listen HOST:PORT (the host names the server's id)")
+			}
+			cfg.Addr = "" // the hostname of --ha-id and livy.server.port
+		}
+		cfg.ZK = zk
+		cfg.OnLeadership = func(leader bool) {
+			if leader {
+				printf("id=%s holds the latch (restarting the REST server, then active)", haName(pf, lconf, *listen))
+			} else {
+				printf("id=%s is now passive", haName(pf, lconf, *listen))
+			}
+		}
+	}
+	cfg.TLSCert, cfg.TLSKey = tlsCert, tlsKey
+	pf.apply(&cfg, lconf)
 	if *thrift != "" {
 		var err error
 		ts, err = hs2test.Start(hs2test.Config{
@@ -261,6 +379,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	live.Store(srv)
 	line := fmt.Sprintf("livy-sim: id=%d listening on %s", srv.ID(), srv.URL())
+	if pf.pr212() {
+		line = fmt.Sprintf("livy-sim: id=%s listening on %s", srv.HAID(), srv.URL())
+	}
 	if ts != nil {
 		line += " thrift=" + ts.Addr()
 	}

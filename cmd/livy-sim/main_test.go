@@ -63,7 +63,7 @@ type proc struct {
 	stderr bytes.Buffer
 }
 
-var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127\.0\.0\.1:\d+)(?: thrift=(127\.0\.0\.1:\d+))?$`)
+var listening = regexp.MustCompile(`^livy-sim: id=(\S+) listening on (http://127\.0\.0\.\d+:\d+)(?: thrift=(127\.0\.0\.1:\d+))?$`)
 
 // start runs livy-sim and waits for its listening line.
 func start(t *testing.T, args ...string) *proc {

@@ -65,3 +65,19 @@ func SkipOrFatal(t testing.TB, err error) {
 	}
 	t.Fatal(err)
 }
+
+// StartConfig starts a cluster as StartCluster does with cfg (Logf
+// defaults to t.Logf) for a test, and closes it in t.Cleanup.
+// Unavailability is handled as in Start.
+func StartConfig(t testing.TB, cfg Config) *Cluster {
+	t.Helper()
+	if cfg.Logf == nil {
+		cfg.Logf = t.Logf
+	}
+	c, err := StartCluster(context.Background(), cfg)
+	if err != nil {
+		SkipOrFatal(t, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}

@@ -15,6 +15,7 @@ package zktest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,10 @@ type Config struct {
 	// Logf, if set, receives progress messages (node starts, stops, ...).
 	// It is only called synchronously from the methods of this package.
 	Logf func(format string, args ...any)
+	// TLS, if set, makes every server listen on a secure client port
+	// (ZooKeeper's secureClientPort, Netty connection factory) and, unless
+	// TLS.Plain is set, on no plain client port at all. See TLS.
+	TLS *TLS
 }
 
 // Cluster is a running set of ZooKeeper servers.
@@ -59,6 +64,8 @@ type Cluster struct {
 	cp    string
 	nodes []*Node
 
+	probeTLS *tls.Config // verifies the servers in TLS-only probes
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -67,7 +74,8 @@ type Cluster struct {
 type Node struct {
 	c            *Cluster
 	id           int
-	clientPort   int
+	clientPort   int // 0 in a TLS-only cluster
+	securePort   int // 0 without TLS
 	peerPort     int
 	electionPort int
 	dir          string // holds zoo.cfg, server.log and data/
@@ -145,19 +153,29 @@ func (c *Cluster) start(ctx context.Context) error {
 		return fmt.Errorf("zktest: %w", err)
 	}
 	c.dir = dir
-	ports, err := freePorts(3 * c.cfg.Nodes)
+	if err := c.checkTLS(); err != nil {
+		return err
+	}
+	ports, err := freePorts(4 * c.cfg.Nodes)
 	if err != nil {
 		return fmt.Errorf("zktest: picking free ports: %w", err)
 	}
 	for i := 0; i < c.cfg.Nodes; i++ {
-		c.nodes = append(c.nodes, &Node{
+		n := &Node{
 			c:            c,
 			id:           i + 1,
-			clientPort:   ports[3*i],
-			peerPort:     ports[3*i+1],
-			electionPort: ports[3*i+2],
+			clientPort:   ports[4*i],
+			peerPort:     ports[4*i+1],
+			electionPort: ports[4*i+2],
 			dir:          filepath.Join(dir, "node"+strconv.Itoa(i+1)),
-		})
+		}
+		if c.cfg.TLS != nil {
+			n.securePort = ports[4*i+3]
+			if !c.cfg.TLS.Plain {
+				n.clientPort = 0
+			}
+		}
+		c.nodes = append(c.nodes, n)
 	}
 	for _, n := range c.nodes {
 		if err := n.writeConfig(); err != nil {
@@ -214,8 +232,13 @@ func (n *Node) writeConfig() error {
 	fmt.Fprintf(&b, "tickTime=%d\n", tick)
 	b.WriteString("initLimit=10\nsyncLimit=5\n")
 	fmt.Fprintf(&b, "dataDir=%s\n", dataDir)
-	fmt.Fprintf(&b, "clientPort=%d\n", n.clientPort)
-	b.WriteString("clientPortAddress=127.0.0.1\n")
+	if n.clientPort != 0 {
+		fmt.Fprintf(&b, "clientPort=%d\n", n.clientPort)
+		b.WriteString("clientPortAddress=127.0.0.1\n")
+	}
+	if err := n.writeTLSConfig(&b); err != nil {
+		return err
+	}
 	b.WriteString("admin.enableServer=false\n")
 	b.WriteString("4lw.commands.whitelist=*\n")
 	fmt.Fprintf(&b, "minSessionTimeout=%d\n", 2*tick)
@@ -317,7 +340,8 @@ func (p *process) signal(sig syscall.Signal, timeout time.Duration) bool {
 }
 
 // ConnectString returns the client addresses of all nodes,
-// "127.0.0.1:p1,127.0.0.1:p2,...".
+// "127.0.0.1:p1,127.0.0.1:p2,..." (see Node.Addr: in a TLS-only cluster,
+// the secure ones).
 func (c *Cluster) ConnectString() string {
 	addrs := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
@@ -326,7 +350,7 @@ func (c *Cluster) ConnectString() string {
 	return strings.Join(addrs, ",")
 }
 
-// Servers returns the client addresses of all nodes.
+// Servers returns the client addresses of all nodes (see Node.Addr).
 func (c *Cluster) Servers() []string {
 	addrs := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
@@ -398,10 +422,17 @@ func (c *Cluster) Close() error {
 // ID returns the server ID (1-based; the myid of ensemble members).
 func (n *Node) ID() int { return n.id }
 
-// Addr returns the client address "127.0.0.1:port".
-func (n *Node) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.clientPort)) }
+// Addr returns the client address "127.0.0.1:port": the plain client
+// port's, or in a TLS-only cluster (Config.TLS without Plain) the secure
+// port's, the only one the server has.
+func (n *Node) Addr() string {
+	if n.clientPort == 0 {
+		return n.SecureAddr()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.clientPort))
+}
 
-// ClientPort returns the client port.
+// ClientPort returns the plain client port (0 in a TLS-only cluster).
 func (n *Node) ClientPort() int { return n.clientPort }
 
 // Running reports whether the server process is alive.
@@ -466,7 +497,7 @@ func (n *Node) Restart(ctx context.Context) error {
 // Mode returns the server's mode as reported by "srvr": "standalone",
 // "leader" or "follower". It fails if the server does not serve.
 func (n *Node) Mode(ctx context.Context) (string, error) {
-	out, err := FourLetterWord(ctx, n.Addr(), "srvr")
+	out, err := n.fourLetterWord(ctx, "srvr")
 	if err != nil {
 		return "", err
 	}
@@ -525,14 +556,26 @@ func (n *Node) logTail() string {
 // FourLetterWord sends a ZooKeeper four-letter command (e.g. "srvr", "ruok")
 // to addr and returns the whole answer.
 func FourLetterWord(ctx context.Context, addr, cmd string) (string, error) {
+	return fourLetterWord(ctx, addr, cmd, nil)
+}
+
+// fourLetterWord is FourLetterWord, over TLS when tc is not nil.
+func fourLetterWord(ctx context.Context, addr, cmd string, tc *tls.Config) (string, error) {
 	deadline := time.Now().Add(2 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	var d net.Dialer
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	conn, err := d.DialContext(dctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if tc != nil {
+		d := tls.Dialer{Config: tc}
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(dctx, "tcp", addr)
+	}
 	if err != nil {
 		return "", err
 	}
