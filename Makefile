@@ -28,10 +28,10 @@ demo: deps build
 demo-discovery: deps build
 	$(GO) run ./examples/discovery-demo --registrar $(BIN)/livy-registrar --find $(BIN)/livy-find
 
+# The numbers of BENCHMARKS.md: runs the benchmarks and prints one table
+# (the go test commands it runs are listed under it). About 2 minutes.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./discovery/
-	$(GO) test -run '^$$' -bench RESTOverhead -benchtime 3000x -count 3 ./livyclient/
-	$(GO) test -run '^$$' -bench Connect -benchtime 300x -count 5 ./thrift/
+	$(GO) run ./internal/benchtable -go $(GO)
 
 # Client-observed outage over 5 runs of the demo (kill -9 with a 2s ZooKeeper
 # session, then SIGTERM).
