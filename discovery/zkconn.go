@@ -512,8 +512,14 @@ const (
 	// go-zookeeper splits the SetWatches it sends on reconnecting at
 	// 128 KiB; a record is at most 64 KiB (maxRecordSize).
 	initialSendBuffer = 132 << 10
-	// A 64 KiB record; a list of about 2 000 child names.
-	initialRecvBuffer = 128 << 10
+	// The receive limit is high enough that no response makes a
+	// connection end: go-zookeeper allocates min(1.5 MiB, limit) and
+	// grows the buffer in place below the limit. Growing the limit
+	// instead means a deliberate reconnect, and every reconnect with
+	// watches can hit go-zookeeper v1.0.4's lastZxid race (conn.go:614 vs
+	// :849; seen in CI); so only the send side (requests over 132 KiB,
+	// which livyha never makes) reconnects to grow.
+	initialRecvBuffer = 64 << 20
 )
 
 // bufSizer sizes one session's go-zookeeper buffers.
