@@ -248,7 +248,7 @@ func TestPR212NoLeader(t *testing.T) {
 // reconnects.
 func TestPR212Failover(t *testing.T) {
 	cl := newPR212Cluster(t, 3)
-	const session = time.Second
+	const session = 3 * time.Second // the checks right after the SIGTERM need the latch to outlive them, also on a loaded machine
 	cfg := livytest.Config{SessionTimeout: session, Step: 40 * time.Millisecond,
 		RestartWindow: 300 * time.Millisecond, SelfRedirectWindow: 60 * time.Millisecond}
 	a := cl.start(t, 0, cfg)
