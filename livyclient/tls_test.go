@@ -315,6 +315,17 @@ func TestLivytestTLSConfig(t *testing.T) {
 		if _, err := c.Version(ctxT(t, 10*time.Second)); err != nil {
 			t.Fatalf("%s: Version over https: %v", prof, err)
 		}
+		// Livy's root redirect keeps the scheme it was asked on.
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: b.ClientConfig()},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := hc.Get(s.URL() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "https://") {
+			t.Fatalf("%s: GET / = %d Location %q, want 302 to https", prof, res.StatusCode, loc)
+		}
 	}
 	for _, tc := range []struct {
 		cfg  livytest.Config

@@ -141,8 +141,13 @@ func (c *call) route() {
 	switch {
 	case len(segs) == 0:
 		if c.allow(http.MethodGet) {
-			// Livy's root servlet redirects to the UI.
-			c.w.Header().Set("Location", "http://"+c.r.Host+"/ui/")
+			// Livy's root servlet redirects to the UI, on the scheme it
+			// was asked on.
+			scheme := "http"
+			if c.r.TLS != nil {
+				scheme = "https"
+			}
+			c.w.Header().Set("Location", scheme+"://"+c.r.Host+"/ui/")
 			c.w.WriteHeader(http.StatusFound)
 		}
 	case segs[0] == "version" && len(segs) == 1:
