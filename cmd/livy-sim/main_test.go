@@ -65,10 +65,18 @@ type proc struct {
 
 var listening = regexp.MustCompile(`^livy-sim: id=(\S+) listening on (http://127\.0\.0\.\d+:\d+)(?: thrift=(127\.0\.0\.1:\d+))?$`)
 
-// start runs livy-sim and waits for its listening line.
-func start(t *testing.T, args ...string) *proc {
+// launch runs livy-sim with env added to the test's environment (less
+// any LIVY_* variable, so that tests are hermetic) and returns its stdout
+// lines; the process is killed at cleanup.
+func launch(t *testing.T, env []string, args ...string) (*proc, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LIVY_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -98,16 +106,33 @@ func start(t *testing.T, args ...string) *proc {
 			<-p.done
 		}
 	})
+	return p, lines
+}
+
+// firstLine waits for the first stdout line and matches it with re.
+func firstLine(t *testing.T, p *proc, lines <-chan string, re *regexp.Regexp) []string {
+	t.Helper()
+	timer := time.NewTimer(20 * time.Second)
+	defer timer.Stop()
 	select {
 	case l, ok := <-lines:
-		m := listening.FindStringSubmatch(l)
+		m := re.FindStringSubmatch(l)
 		if !ok || m == nil {
 			t.Fatalf("first stdout line %q (ok=%v), want the listening line; stderr %q", l, ok, p.errText())
 		}
-		p.url, p.thrift = m[2], m[3]
-	case <-time.After(20 * time.Second):
+		return m
+	case <-timer.C:
 		t.Fatalf("no listening line; stderr %q", p.errText())
 	}
+	return nil
+}
+
+// start runs livy-sim and waits for its listening line.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p, lines := launch(t, nil, args...)
+	m := firstLine(t, p, lines, listening)
+	p.url, p.thrift = m[2], m[3]
 	go func() { // any further stdout line is a bug
 		for l := range lines {
 			t.Errorf("unexpected stdout line %q", l)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -26,54 +24,12 @@ var listeningHTTPS = regexp.MustCompile(`^livy-sim: id=(\S+) listening on (https
 // listening line.
 func startHTTPS(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LIVY_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	cmd.SysProcAttr = zktest.ProcAttr()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = &syncBuf{p: p}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first := make(chan string, 1)
+	p, lines := launch(t, env, args...)
+	p.url = firstLine(t, p, lines, listeningHTTPS)[2]
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			first <- sc.Text()
+		for range lines {
 		}
-		close(first)
-		_, _ = io.Copy(io.Discard, stdout)
-		p.err = cmd.Wait()
-		close(p.done)
 	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	timer := time.NewTimer(20 * time.Second)
-	defer timer.Stop()
-	select {
-	case l := <-first:
-		m := listeningHTTPS.FindStringSubmatch(l)
-		if m == nil {
-			t.Fatalf("first stdout line %q, want an https listening line; stderr %q", l, p.errText())
-		}
-		p.url = m[2]
-	case <-timer.C:
-		t.Fatalf("no listening line; stderr %q", p.errText())
-	}
 	return p
 }
 
