@@ -17,17 +17,9 @@ func TestDigestACL(t *testing.T) {
 	zkc := zktest.Shared(t)
 	noLeaks(t)
 	root := testRoot(t)
-	raw := rawConn(t, zkc.ConnectString())
-	if err := raw.AddAuth("digest", []byte("livy:secret")); err != nil {
-		t.Fatal(err)
-	}
 	// The directories are the operator's, behind the ACL (the records the
 	// registrar adds inherit nothing; listing needs READ on the directory).
-	for _, p := range []string{root, root + "/servers", root + "/leader"} {
-		if _, err := raw.Create(p, nil, 0, zk.DigestACL(zk.PermAll, "livy", "secret")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	protect(t, zkc.ConnectString(), root, root+"/servers", root+"/leader")
 	auth := WithZKAuth("digest", []byte("livy:secret"))
 	register(t, zkc.ConnectString(), root, 1, true, auth)
 
@@ -60,13 +52,7 @@ func TestRegistrarDeniedByACL(t *testing.T) {
 	zkc := zktest.Shared(t)
 	noLeaks(t)
 	root := testRoot(t)
-	raw := rawConn(t, zkc.ConnectString())
-	if err := raw.AddAuth("digest", []byte("livy:secret")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Create(root, nil, 0, zk.DigestACL(zk.PermAll, "livy", "secret")); err != nil {
-		t.Fatal(err)
-	}
+	protect(t, zkc.ConnectString(), root)
 	start := time.Now()
 	_, err := Register(ctxT(t, 10*time.Second), zkc.ConnectString(), ServerRecord{ID: 1, URL: "http://127.0.0.1:1"}, WithRoot(root))
 	if !errors.Is(err, ErrNotAuthenticated) || time.Since(start) > 5*time.Second {
@@ -87,13 +73,7 @@ func TestRootOnlyACL(t *testing.T) {
 	zkc := zktest.Shared(t)
 	noLeaks(t)
 	root := testRoot(t)
-	raw := rawConn(t, zkc.ConnectString())
-	if err := raw.AddAuth("digest", []byte("livy:secret")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Create(root, nil, 0, zk.DigestACL(zk.PermAll, "livy", "secret")); err != nil {
-		t.Fatal(err)
-	}
+	protect(t, zkc.ConnectString(), root)
 	r := resolver(t, zkc.ConnectString(), root)
 	_, err := r.Active(ctxT(t, 10*time.Second))
 	if !errors.Is(err, ErrNotAuthenticated) || !errors.Is(err, ErrNoServers) || !strings.Contains(err.Error(), root+" is not readable") {
@@ -153,4 +133,19 @@ func TestRegisterRefusesTakenID(t *testing.T) {
 		t.Fatalf("after the first left: %v", err)
 	}
 	g.Close()
+}
+
+// protect creates the nodes with a digest ACL that only livy:secret may
+// use.
+func protect(t *testing.T, connect string, paths ...string) {
+	t.Helper()
+	raw := rawConn(t, connect)
+	if err := raw.AddAuth("digest", []byte("livy:secret")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if _, err := raw.Create(p, nil, 0, zk.DigestACL(zk.PermAll, "livy", "secret")); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
