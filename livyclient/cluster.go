@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/livyha/livyha/discovery"
 )
@@ -202,12 +203,16 @@ func (c *resolverCluster) still(base *url.URL, sc scope) bool {
 	if c.loc.Mode() == discovery.ActiveActive {
 		return c.member(base)
 	}
+	// Bounded: a session-HA owner may need a ZooKeeper read, and this
+	// runs on a view change, off the request's goroutine.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	var srv discovery.Server
 	var err error
 	if sc.id >= 0 {
-		srv, err = c.loc.Owner(context.Background(), sc.kind, sc.id)
+		srv, err = c.loc.Owner(ctx, sc.kind, sc.id)
 	} else {
-		srv, err = c.loc.Active(context.Background())
+		srv, err = c.loc.Active(ctx)
 	}
 	if err != nil {
 		return true // no better server known: let the attempt run
