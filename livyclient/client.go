@@ -64,6 +64,7 @@ type options struct {
 	generatedNames bool
 	pollInterval   time.Duration
 	tls            tlsOptions // WithTLSConfig, WithCAFile (tls.go)
+	hooks          Hooks
 }
 
 // WithResolver routes requests with a discovery resolver (any Locator).
@@ -226,7 +227,7 @@ func New(opts ...Option) (*Client, error) {
 	t := &Transport{
 		base: base, cluster: cl, auth: o.auth, requestedBy: o.requestedBy,
 		maxRedirects: o.maxRedirects, trusted: make(map[string]bool),
-		policy: o.policy, budget: o.budget, log: o.log,
+		policy: o.policy, budget: o.budget, log: o.log, hooks: o.hooks,
 	}
 	for _, h := range o.trusted {
 		t.trusted[h] = true
@@ -242,9 +243,15 @@ func New(opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// Close releases what the client started (the resolver of WithTarget).
-// A client built with WithResolver or WithEndpoints has nothing to close.
+// Close releases what the client started: the resolver of WithTarget,
+// and the goroutine that watches the cluster view for in-flight requests
+// (so call it also for a client built with WithResolver, before or after
+// closing the resolver). Requests still work after Close, without being
+// moved when the view changes.
 func (c *Client) Close() error {
+	if rc, ok := c.transport.cluster.(*resolverCluster); ok {
+		rc.stop()
+	}
 	if c.owned != nil {
 		return c.owned.Close()
 	}
@@ -286,6 +293,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	editRequest(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var ue *url.Error

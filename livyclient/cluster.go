@@ -82,6 +82,7 @@ type resolverCluster struct {
 	viewMu  sync.Mutex
 	viewCh  <-chan struct{}
 	viewCtx context.Context
+	stopped chan struct{} // closed by stop: no more view goroutines
 }
 
 // view returns a context that is cancelled when the current view is
@@ -94,15 +95,41 @@ func (c *resolverCluster) view() context.Context {
 	}
 	c.viewMu.Lock()
 	defer c.viewMu.Unlock()
+	if c.stopped == nil {
+		c.stopped = make(chan struct{})
+	}
+	select {
+	case <-c.stopped:
+		return nil // the client is closed
+	default:
+	}
 	if c.viewCh != ch {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
-			<-ch
+			select {
+			case <-ch:
+			case <-c.stopped:
+			}
 			cancel()
 		}()
 		c.viewCh, c.viewCtx = ch, ctx
 	}
 	return c.viewCtx
+}
+
+// stop ends the view goroutine (Client.Close): a closed resolver's view
+// never changes again.
+func (c *resolverCluster) stop() {
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	if c.stopped == nil {
+		c.stopped = make(chan struct{})
+	}
+	select {
+	case <-c.stopped:
+	default:
+		close(c.stopped)
+	}
 }
 
 func (c *resolverCluster) base(srv discovery.Server) (*url.URL, error) {

@@ -2,6 +2,7 @@ package livyclient
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,6 +190,35 @@ func (r coll[T, L]) create(ctx context.Context, name *string, in any) (*T, error
 	return &out, nil
 }
 
+// createJSON is create for an encoded request: a JSON object sent as it
+// is, except for a generated "name" when it has none (absent, null or "").
+func (r coll[T, L]) createJSON(ctx context.Context, body []byte) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, fmt.Errorf("%w: the request must be a JSON object", ErrBadRequest)
+	}
+	var name string
+	if raw, ok := fields["name"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &name); err != nil {
+			return nil, fmt.Errorf("%w: \"name\" must be a string", ErrBadRequest)
+		}
+	}
+	in := json.RawMessage(body)
+	if name == "" && r.c.generatedNames {
+		name = newName("livyha-")
+		fields["name"], _ = json.Marshal(name)
+		var err error
+		if in, err = json.Marshal(fields); err != nil {
+			return nil, fmt.Errorf("livyclient: encoding request: %w", err)
+		}
+	}
+	var out json.RawMessage
+	if err := r.c.create(ctx, r.name, name, in, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (r coll[T, L]) get(ctx context.Context, key string) (*T, error) {
 	var out T
 	if err := r.c.do(ctx, http.MethodGet, "/"+r.name+"/"+key, nil, &out); err != nil {
@@ -243,6 +273,16 @@ func (s *BatchesService) Create(ctx context.Context, req *CreateBatchRequest) (*
 	return s.r.create(ctx, &r.Name, &r)
 }
 
+// CreateJSON is Create for a request the caller has encoded — a JSON
+// object, sent as it is (fields livyclient does not know included) except
+// that one without a name (absent, null or "") gets a generated one unless
+// WithGeneratedNames(false) — with Create's guarantee against duplicates.
+// It returns Livy's answer: the batch's view. A body that is not a JSON
+// object is an error matching ErrBadRequest; nothing is sent.
+func (s *BatchesService) CreateJSON(ctx context.Context, body []byte) (json.RawMessage, error) {
+	return s.r.createJSON(ctx, body)
+}
+
 // Get returns batch id.
 func (s *BatchesService) Get(ctx context.Context, id int) (*Batch, error) {
 	return s.r.get(ctx, strconv.Itoa(id))
@@ -286,6 +326,11 @@ type SessionsService struct{ r coll[Session, SessionList] }
 func (s *SessionsService) Create(ctx context.Context, req *CreateSessionRequest) (*Session, error) {
 	r := *req
 	return s.r.create(ctx, &r.Name, &r)
+}
+
+// CreateJSON is BatchesService.CreateJSON for an interactive session.
+func (s *SessionsService) CreateJSON(ctx context.Context, body []byte) (json.RawMessage, error) {
+	return s.r.createJSON(ctx, body)
 }
 
 // Get returns session id.

@@ -62,6 +62,7 @@ type Transport struct {
 	policy       retry.Policy
 	budget       *retry.Budget
 	log          *slog.Logger
+	hooks        Hooks
 }
 
 // maxUntrustedRetries bounds how often a request starts over after a
@@ -243,6 +244,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				req.Method, req.URL.Path, attempt, time.Since(start).Round(time.Millisecond), lastErr)
 		}
 		t.budget.OnFailure()
+		t.hooks.retry(req, attempt, lastErr)
 		if deadline == nil && t.policy.MaxElapsed > 0 {
 			dt := time.NewTimer(time.Until(start.Add(t.policy.MaxElapsed)))
 			defer dt.Stop()
@@ -392,6 +394,7 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 			return nil, fmt.Errorf("livyclient: %s answered %d with a bad Location: %w", hostPort(target), resp.StatusCode, err)
 		}
 		if loc.Scheme != "http" && loc.Scheme != "https" {
+			t.hooks.redirect(hostPort(target), hostPort(loc), false)
 			return nil, fmt.Errorf("%w: %s redirected to %q", ErrUntrustedRedirect, hostPort(target), loc.Redacted())
 		}
 		next := hostPort(loc)
@@ -402,19 +405,23 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 			return nil, &hopError{server: next, err: errSelfRedirect}
 		}
 		if target.Scheme == "https" && loc.Scheme != "https" {
+			t.hooks.redirect(hostPort(target), next, false)
 			return nil, fmt.Errorf("%w: %s redirected %s %s from https to %s", ErrUntrustedRedirect, hostPort(target), req.Method, req.URL.Path, loc.Scheme)
 		}
 		if !t.cluster.member(loc) && !t.trusted[next] {
 			t.log.Warn("livyclient: refusing redirect to a non-member", "from", hostPort(target), "to", next)
+			t.hooks.redirect(hostPort(target), next, false)
 			return nil, fmt.Errorf("%w: %s redirected %s %s to %s", ErrUntrustedRedirect, hostPort(target), req.Method, req.URL.Path, next)
 		}
 		if standby {
 			t.cluster.hint()
 		}
 		if hop+1 > t.maxRedirects {
+			t.hooks.redirect(hostPort(target), next, false)
 			return nil, fmt.Errorf("%w: %s %s: more than %d hops (last: %s)", ErrTooManyRedirects, req.Method, req.URL.Path, t.maxRedirects, next)
 		}
 		t.log.Debug("livyclient: following redirect", "from", hostPort(target), "to", next, "standby", standby)
+		t.hooks.redirect(hostPort(target), next, true)
 		target = loc
 	}
 }
