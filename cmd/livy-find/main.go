@@ -276,31 +276,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	zkOpts, err := o.zkAuth.Options(getenv)
-	if err != nil {
-		return fail(err)
-	}
-	tlsOpts, err := o.tls.ZKOptions(getenv)
-	if err != nil {
-		return fail(err)
-	}
-	zkOpts = append(zkOpts, tlsOpts...)
-	// A static list is probed over HTTP(S): --ca-file applies there.
-	hc, err := o.tls.HTTPClient(getenv, 2*time.Second)
+	ropts, err := cli.ResolverOptions(o.zkAuth, o.tls, getenv)
 	if err != nil {
 		return fail(err)
 	}
 	if cmd == "probe" {
-		return probe(ctx, tgt, zkOpts, o, stdout, stderr)
+		return probe(ctx, tgt, ropts, o, stdout, stderr)
 	}
 
-	ropts := make([]discovery.ResolverOption, 0, len(zkOpts))
-	for _, z := range zkOpts {
-		ropts = append(ropts, z)
-	}
-	if hc != nil {
-		ropts = append(ropts, discovery.WithHTTPClient(hc))
-	}
 	r, err := discovery.NewResolver(tgt.String, ropts...)
 	if err != nil {
 		return fail(err)
@@ -435,17 +418,13 @@ func watch(ctx context.Context, r *discovery.Resolver, o *options, stdout, stder
 // maxProblemLines bounds the skipped-znode lines livy-find servers prints.
 const maxProblemLines = 10
 
-func probe(ctx context.Context, tgt cli.Target, zkOpts []discovery.Option, o *options, stdout, stderr io.Writer) int {
+func probe(ctx context.Context, tgt cli.Target, popts []discovery.ResolverOption, o *options, stdout, stderr io.Writer) int {
 	zkc, err := cli.ZooKeeperOf(tgt)
 	if err != nil {
 		return cli.Fail(stderr, name, fmt.Errorf("probe: %w", err))
 	}
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	popts := make([]discovery.ResolverOption, 0, len(zkOpts))
-	for _, z := range zkOpts {
-		popts = append(popts, z)
-	}
 	found, err := discovery.Probe(pctx, zkc, popts...)
 	if err != nil {
 		return cli.Fail(stderr, name, err)

@@ -213,3 +213,29 @@ func (f *ServerTLSFlags) Files(getenv func(string) string) (cert, key string, er
 	}
 	return cert, key, nil
 }
+
+// ResolverOptions returns the discovery options a reader's connection
+// flags give: --zk-auth, ZooKeeper over TLS, and --ca-file's trust for
+// probing a static list over https (probes time out after 2s).
+func ResolverOptions(auth *ZKAuthFlag, f *TLSFlags, getenv func(string) string) ([]discovery.ResolverOption, error) {
+	zkOpts, err := auth.Options(getenv)
+	if err != nil {
+		return nil, err
+	}
+	tlsOpts, err := f.ZKOptions(getenv)
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]discovery.ResolverOption, 0, len(zkOpts)+len(tlsOpts)+1)
+	for _, z := range append(zkOpts, tlsOpts...) {
+		opts = append(opts, z)
+	}
+	hc, err := f.HTTPClient(getenv, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if hc != nil {
+		opts = append(opts, discovery.WithHTTPClient(hc))
+	}
+	return opts, nil
+}
