@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livyha/livyha/internal/zktest"
+)
+
+// simBin builds livy-sim once for the tests that run it as a process.
+var simBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "livy-proxy-test")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "livy-sim")
+	if out, err := exec.Command("go", "build", "-o", bin, "../livy-sim").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building livy-sim: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// sim is a livy-sim process.
+type sim struct {
+	*zktest.Proc
+	url string
+}
+
+func startSim(t *testing.T, connect, root string, id int) *sim {
+	t.Helper()
+	bin, err := simBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--zk", connect, "--root", root, "--id", strconv.Itoa(id), "--session-timeout", "2s", "--step", "20ms")
+	cmd.Env = hermeticEnv()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := zktest.StartProc(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Signal(syscall.SIGKILL, 5*time.Second) })
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
+				select {
+				case urlc <- strings.Fields(u)[0]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case u := <-urlc:
+		return &sim{Proc: p, url: u}
+	case <-p.Exited():
+		t.Fatalf("livy-sim %d exited before listening", id)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("livy-sim %d did not start", id)
+	}
+	return nil
+}
+
+func hermeticEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LIVY_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// progress reads a load script's stdout: "progress N" lines, then the
+// summary.
+type progress struct {
+	mu      sync.Mutex
+	n       int
+	changed chan struct{}
+	summary chan string
+}
+
+func readProgress(r io.Reader) *progress {
+	p := &progress{changed: make(chan struct{}), summary: make(chan string, 1)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if n, ok := strings.CutPrefix(line, "progress "); ok {
+				v, _ := strconv.Atoi(n)
+				p.mu.Lock()
+				p.n = v
+				close(p.changed)
+				p.changed = make(chan struct{})
+				p.mu.Unlock()
+				continue
+			}
+			p.summary <- line
+		}
+		close(p.summary)
+	}()
+	return p
+}
+
+// atLeast waits until n operations are done (false after d).
+func (p *progress) atLeast(n int, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		p.mu.Lock()
+		cur, ch := p.n, p.changed
+		p.mu.Unlock()
+		if cur >= n {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+func (p *progress) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+// TestFailoverUnderLoad drives livy-proxy with clients nobody here wrote —
+// python3-requests (as sparkmagic, pylivy and Airflow's LivyHook use it)
+// and curl — across a kill -9 and then a SIGTERM of the active livy-sim:
+// every request must succeed and no batch may be created twice.
+func TestFailoverUnderLoad(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err == nil {
+		err = exec.Command(python, "-c", "import requests").Run()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("python3 with requests (Debian python3-requests) is needed: %v", err)
+		}
+		t.Skipf("python3 with requests (Debian python3-requests) not available: %v", err)
+	}
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is needed")
+		}
+		t.Skip("curl not available")
+	}
+	zk := zktest.Start(t, 1)
+	root := "/proxy-failover"
+	sims := map[string]*sim{}
+	for id := 1; id <= 3; id++ {
+		s := startSim(t, zk.ConnectString(), root, id)
+		sims[s.url] = s
+	}
+	p := startProxy(t, "--zk", zk.ConnectString(), "--root", root, "--log-level", "info")
+
+	// python3-requests: 4 workers, bounded in count.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	py := exec.CommandContext(ctx, python, "testdata/load.py", p.url, "4", "100000")
+	stdin, err := py.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pyOut, err := py.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pyErr syncBuffer
+	py.Stderr = &pyErr
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	prog := readProgress(pyOut)
+
+	// curl: one loop of create + get + version, until stopped.
+	type curlResult struct {
+		ok, failed int
+		errs       []string
+		batches    []int
+	}
+	stopCurl := make(chan struct{})
+	curlDone := make(chan curlResult, 1)
+	go func() {
+		var res curlResult
+		run := func(args ...string) (string, bool) {
+			cmd := exec.CommandContext(ctx, curl, append([]string{"-sS", "--fail-with-body", "--max-time", "120"}, args...)...)
+			out, err := cmd.Output()
+			if err != nil {
+				res.failed++
+				if len(res.errs) < 5 {
+					res.errs = append(res.errs, fmt.Sprintf("curl %s: %v %s", strings.Join(args, " "), err, out))
+				}
+				return "", false
+			}
+			res.ok++
+			return string(out), true
+		}
+		for i := 0; i < 10000; i++ {
+			select {
+			case <-stopCurl:
+				curlDone <- res
+				return
+			default:
+			}
+			out, ok := run("-X", "POST", "-H", "Content-Type: application/json", "-d", `{"file":"local:/opt/curl.jar"}`, p.url+"/batches")
+			if ok {
+				var b struct{ ID int }
+				if json.Unmarshal([]byte(out), &b) == nil {
+					res.batches = append(res.batches, b.ID)
+				}
+			}
+			run(p.url + "/version")
+		}
+		curlDone <- res
+	}()
+
+	activeSim := func() *sim {
+		t.Helper()
+		// The proxy's own health answer names the active server.
+		for i := 0; i < 200; i++ {
+			code, _, body := call(t, "GET", p.url+healthPath, "")
+			var h struct{ Active string }
+			_ = json.Unmarshal([]byte(body), &h)
+			if s := sims[h.Active]; code == 200 && s != nil {
+				return s
+			}
+			time.Sleep(50 * time.Millisecond) // polling a health endpoint: there is no event to wait on
+		}
+		t.Fatal("no active livy-sim")
+		return nil
+	}
+	if !prog.atLeast(40, time.Minute) {
+		t.Fatalf("the load did not start: %d operations; stderr %s", prog.count(), pyErr.String())
+	}
+	first := activeSim()
+	killedAt := prog.count()
+	t.Logf("kill -9 of the active %s after %d operations", first.url, killedAt)
+	first.Signal(syscall.SIGKILL, 5*time.Second)
+	delete(sims, first.url)
+	if !prog.atLeast(killedAt+60, 2*time.Minute) {
+		t.Fatalf("the load stalled after the kill -9: %d operations", prog.count())
+	}
+	second := activeSim()
+	termAt := prog.count()
+	t.Logf("SIGTERM of the new active %s after %d operations", second.url, termAt)
+	second.Signal(syscall.SIGTERM, 10*time.Second)
+	delete(sims, second.url)
+	if !prog.atLeast(termAt+60, 2*time.Minute) {
+		t.Fatalf("the load stalled after the SIGTERM: %d operations", prog.count())
+	}
+	stdin.Close()
+	close(stopCurl)
+	summary := <-prog.summary
+	if err := py.Wait(); err != nil {
+		t.Fatalf("load.py: %v; stderr %s", err, pyErr.String())
+	}
+	var res struct {
+		OK, Failed int
+		Errors     []string
+		Batches    []int
+	}
+	if err := json.Unmarshal([]byte(summary), &res); err != nil {
+		t.Fatalf("load.py summary %q: %v", summary, err)
+	}
+	cres := <-curlDone
+	t.Logf("python3-requests: %d ok, %d failed; curl: %d ok, %d failed", res.OK, res.Failed, cres.ok, cres.failed)
+	if res.Failed > 0 {
+		t.Errorf("python3-requests: %d requests failed through the proxy: %q", res.Failed, res.Errors)
+	}
+	if cres.failed > 0 {
+		t.Errorf("curl: %d requests failed through the proxy: %q", cres.failed, cres.errs)
+	}
+	// Duplicates: every batch on the cluster is one a client was told
+	// about, exactly once.
+	created := map[int]bool{}
+	for _, id := range append(res.Batches, cres.batches...) {
+		if created[id] {
+			t.Errorf("batch id %d returned to two creates", id)
+		}
+		created[id] = true
+	}
+	code, _, body := call(t, "GET", p.url+"/batches?size=100000", "")
+	var all struct {
+		Total    int
+		Sessions []struct {
+			ID   int
+			Name *string
+		}
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &all) != nil {
+		t.Fatalf("GET /batches: %d %.200s", code, body)
+	}
+	names := map[string]bool{}
+	for _, b := range all.Sessions {
+		if !created[b.ID] {
+			t.Errorf("batch %d (%v) exists but no client was told it was created: a duplicate", b.ID, b.Name)
+		}
+		if b.Name == nil || names[*b.Name] {
+			t.Errorf("batch %d: name %v missing or repeated", b.ID, b.Name)
+		} else {
+			names[*b.Name] = true
+		}
+	}
+	if all.Total != len(created) {
+		t.Errorf("%d batches on the cluster, %d creates succeeded", all.Total, len(created))
+	}
+	_, _, metrics := call(t, "GET", p.url+"/metrics", "")
+	for _, l := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(l, "livy_proxy_failovers_total") || strings.HasPrefix(l, "livy_proxy_outage_seconds_total") ||
+			strings.HasPrefix(l, "livy_proxy_last_outage_seconds") || strings.HasPrefix(l, "livy_proxy_retries_total") {
+			t.Log(l)
+		}
+	}
+	if strings.Contains(metrics, "livy_proxy_failovers_total 0") {
+		t.Errorf("the proxy counted no failover")
+	}
+}
