@@ -81,7 +81,7 @@ type started struct {
 
 // startProxy runs livy-proxy with args (plus --listen on a free port) and
 // returns once it listens. It is stopped at cleanup.
-func startProxy(t *testing.T, args ...string) *started {
+func startProxy(t testing.TB, args ...string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -124,7 +124,7 @@ func startProxy(t *testing.T, args ...string) *started {
 }
 
 // call sends a request to the proxy and returns the status and body.
-func call(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, string) {
+func call(t testing.TB, method, url, body string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {

@@ -41,6 +41,8 @@ var runs = []run{
 	{"./discovery/", "^BenchmarkMemoryPerResolver$", []string{"-benchtime", "3x"}},
 	{"./livyclient/", "^BenchmarkRESTOverhead$", []string{"-benchtime", "3000x", "-count", "3"}},
 	{"./thrift/", "^BenchmarkConnect$", []string{"-benchtime", "300x", "-count", "5"}},
+	{"./cmd/livy-proxy/", "^BenchmarkProxyOverhead$", []string{"-benchtime", "3000x", "-count", "3"}},
+	{"./cmd/livy-proxy/", "^BenchmarkProxyMemory$", []string{"-benchtime", "3x"}},
 }
 
 func (r run) argv() []string {
@@ -210,6 +212,23 @@ func table(res results) []row {
 		r.result = fmt.Sprintf("%.2f× direct (%.0f µs vs %.0f µs); %.2f× ConnectZookeeper leader record (%.0f µs), %.2f× all-servers namespace (%.0f µs)",
 			d, us("livyha-µs"), us("direct-µs"), zl, us("gohive-zk-leader-µs"), za, us("gohive-zk-all-µs"))
 		r.met = yesNo(d <= 1.2 && zl <= 1 && za <= 1)
+	}
+	rows = append(rows, r)
+
+	r = row{what: "livy-proxy overhead: `GET /version` through the proxy vs directly to the known active (medians)", target: "≤ 1.10×", result: missing, met: "—"}
+	if ratio, ok := res.get("BenchmarkProxyOverhead", "ratio"); ok {
+		px, _ := res.get("BenchmarkProxyOverhead", "proxy-median-ns")
+		d, _ := res.get("BenchmarkProxyOverhead", "direct-median-ns")
+		r.result = fmt.Sprintf("%.2f× (%.0f µs vs %.0f µs: +%.0f µs per request)", ratio, px/1000, d/1000, (px-d)/1000)
+		r.met = yesNo(ratio <= 1.10)
+	}
+	rows = append(rows, r)
+
+	r = row{what: "livy-proxy memory with 100 requests in flight (heap in use added; goroutines per request)", target: "reported", result: missing, met: "—"}
+	if mib, ok := res.get("BenchmarkProxyMemory", "heap-MiB-100-in-flight"); ok {
+		g, _ := res.get("BenchmarkProxyMemory", "proxy-goroutines-per-request")
+		r.result = fmt.Sprintf("%.1f MiB, %.1f goroutines per request", mib, g)
+		r.met = "—"
 	}
 	rows = append(rows, r)
 
