@@ -384,24 +384,47 @@ func stmtPath(sessionID int) string { return "/sessions/" + strconv.Itoa(session
 // right through a failover succeeds.
 func (s *StatementsService) Run(ctx context.Context, sessionID int, req *StatementRequest) (*Statement, error) {
 	var st Statement
+	if err := s.run(ctx, sessionID, req, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// RunJSON is Run for a request the caller has encoded (a JSON object, sent
+// as it is), with Run's waiting for a session that is not ready. It
+// returns Livy's answer: the statement's view. A body that is not a JSON
+// object is an error matching ErrBadRequest; nothing is sent.
+func (s *StatementsService) RunJSON(ctx context.Context, sessionID int, body []byte) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, fmt.Errorf("%w: the request must be a JSON object", ErrBadRequest)
+	}
+	var out json.RawMessage
+	if err := s.run(ctx, sessionID, json.RawMessage(body), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *StatementsService) run(ctx context.Context, sessionID int, in, out any) error {
 	var deadline time.Time
 	for {
-		err := s.c.do(ctx, http.MethodPost, stmtPath(sessionID), req, &st)
+		err := s.c.do(ctx, http.MethodPost, stmtPath(sessionID), in, out)
 		if err == nil {
-			return &st, nil
+			return nil
 		}
 		if !notReady(err) {
-			return nil, err
+			return err
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(max(s.c.transport.policy.MaxElapsed, time.Second))
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("livyclient: session %d did not become ready within %s: %w", sessionID, s.c.transport.policy.MaxElapsed, err)
+			return fmt.Errorf("livyclient: session %d did not become ready within %s: %w", sessionID, s.c.transport.policy.MaxElapsed, err)
 		}
 		s.c.log.Info("livyclient: session not ready; waiting before posting the statement", "session", sessionID, "err", err)
 		if werr := s.c.waitReady(ctx, sessionID, deadline); werr != nil {
-			return nil, werr
+			return werr
 		}
 	}
 }

@@ -21,6 +21,11 @@
 // job is looked up by its name before anything is created again. Its
 // answer is 201 with Livy's view and Location: /batches/<id>.
 //
+// Statements: a POST /sessions/{id}/statements made while the session is
+// starting or recovering after a failover (Livy answers 500 "Session is in
+// state recovering" and runs nothing) is held until the session can run
+// it, as livyclient's Statements.Run does.
+//
 // Credentials: by default the caller's own headers (Basic or Bearer
 // Authorization, cookies) are forwarded, to cluster members only. With
 // --user (and --password-file), --token-file or --keytab, the proxy

@@ -85,6 +85,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.create(w, r, coll, body)
 		return
 	}
+	if id, ok := statementPost(r); ok && isJSONObject(body) {
+		p.statement(w, r, id, body)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
@@ -187,7 +191,33 @@ func classify(ctx context.Context, err error) (code int, outcome, msg string) {
 // none; after an ambiguous failure the job is looked up by that name
 // before anything is created again).
 func (p *proxy) create(w http.ResponseWriter, r *http.Request, coll string, body []byte) {
-	ctx := livyclient.WithRequestEditor(r.Context(), func(out *http.Request) {
+	ctx := p.callerContext(r)
+	var (
+		view json.RawMessage
+		err  error
+	)
+	if coll == "batches" {
+		view, err = p.client.Batches.CreateJSON(ctx, body)
+	} else {
+		view, err = p.client.Sessions.CreateJSON(ctx, body)
+	}
+	p.created(w, r, "/"+coll+"/", view, err)
+}
+
+// statement is POST /sessions/{id}/statements with a JSON object: the
+// SDK's Run, which waits while the session is starting or recovering
+// after a failover (Livy answers 500 "Session is in state recovering"
+// then, and runs nothing) instead of failing the caller.
+func (p *proxy) statement(w http.ResponseWriter, r *http.Request, id int, body []byte) {
+	view, err := p.client.Statements.RunJSON(p.callerContext(r), id, body)
+	p.created(w, r, "/sessions/"+strconv.Itoa(id)+"/statements/", view, err)
+}
+
+// callerContext carries the caller's headers (less hop-by-hop ones and,
+// with the proxy's own credentials, theirs) and query (doAs) onto every
+// request livyclient sends for this call.
+func (p *proxy) callerContext(r *http.Request) context.Context {
+	return livyclient.WithRequestEditor(r.Context(), func(out *http.Request) {
 		for k, vs := range r.Header {
 			if forwardable(k) {
 				out.Header[k] = vs
@@ -198,15 +228,12 @@ func (p *proxy) create(w http.ResponseWriter, r *http.Request, coll string, body
 			out.URL.RawQuery = r.URL.RawQuery
 		}
 	})
-	var (
-		view json.RawMessage
-		err  error
-	)
-	if coll == "batches" {
-		view, err = p.client.Batches.CreateJSON(ctx, body)
-	} else {
-		view, err = p.client.Sessions.CreateJSON(ctx, body)
-	}
+}
+
+// created answers a create made through livyclient: 201 with Livy's view
+// and Location prefix+id, or the error.
+func (p *proxy) created(w http.ResponseWriter, r *http.Request, prefix string, view json.RawMessage, err error) {
+	coll := strings.Trim(prefix, "/")
 	var le *livyclient.Error
 	switch {
 	case err == nil:
@@ -215,7 +242,7 @@ func (p *proxy) create(w http.ResponseWriter, r *http.Request, coll string, body
 			ID *int `json:"id"`
 		}
 		if json.Unmarshal(view, &id) == nil && id.ID != nil {
-			w.Header().Set("Location", "/"+coll+"/"+strconv.Itoa(*id.ID))
+			w.Header().Set("Location", prefix+strconv.Itoa(*id.ID))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
@@ -238,7 +265,7 @@ func (p *proxy) create(w http.ResponseWriter, r *http.Request, coll string, body
 		if errors.As(err, &ce) && ce.Name != "" && outcome == "ambiguous" {
 			msg += fmt.Sprintf(" — look it up with GET /%s/%s", coll, url.PathEscape(ce.Name))
 		}
-		p.log.Warn("livy-proxy: create failed", "coll", coll, "status", code, "err", err)
+		p.log.Warn("livy-proxy: create failed", "path", r.URL.Path, "status", code, "err", err)
 		livyError(w, code, msg)
 	}
 }
@@ -271,6 +298,26 @@ func (p *proxy) health(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(a)
+}
+
+// statementPost returns the session id of POST /sessions/{id}/statements.
+func statementPost(r *http.Request) (int, bool) {
+	if r.Method != http.MethodPost {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(strings.TrimSuffix(r.URL.Path, "/"), "/sessions/")
+	if !ok {
+		return 0, false
+	}
+	id, ok := strings.CutSuffix(rest, "/statements")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(id)
+	if err != nil || n < 0 || id[0] == '+' {
+		return 0, false
+	}
+	return n, true
 }
 
 // createColl returns "batches" or "sessions" for a create request.

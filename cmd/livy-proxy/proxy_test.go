@@ -449,3 +449,29 @@ func TestUsage(t *testing.T) {
 		t.Errorf("-h: %d %q", code, out.String())
 	}
 }
+
+// A statement posted to a session that is not ready (starting here;
+// recovering after a failover) is held until the session can run it,
+// where Livy itself answers 500 and runs nothing.
+func TestStatementWaitsForSession(t *testing.T) {
+	testutil.NoLeaks(t)
+	srv := livytest.NewServer(t, livytest.Config{Step: 100 * time.Millisecond})
+	p := startProxy(t, "--endpoints", srv.URL())
+	code, _, body := call(t, "POST", p.url+"/sessions", `{"kind":"spark"}`)
+	if code != http.StatusCreated || !strings.Contains(body, `"state":"starting"`) {
+		t.Fatalf("create: %d %s, want 201 starting", code, body)
+	}
+	var s struct{ ID int }
+	_ = json.Unmarshal([]byte(body), &s)
+	// Livy's own answer, directly.
+	if code, _, body := call(t, "POST", fmt.Sprintf("%s/sessions/%d/statements", srv.URL(), s.ID), `{"code":"1+1"}`); code != 500 {
+		t.Fatalf("direct statement to a starting session: %d %s, want Livy's 500", code, body)
+	}
+	code, hdr, body := call(t, "POST", fmt.Sprintf("%s/sessions/%d/statements", p.url, s.ID), `{"code":"1+1"}`)
+	if code != http.StatusCreated || !strings.Contains(body, `"code":"1+1"`) {
+		t.Fatalf("statement through the proxy: %d %s, want 201", code, body)
+	}
+	if loc := hdr.Get("Location"); !strings.HasPrefix(loc, fmt.Sprintf("/sessions/%d/statements/", s.ID)) {
+		t.Errorf("Location %q", loc)
+	}
+}
