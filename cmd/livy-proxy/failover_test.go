@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -38,13 +40,14 @@ type sim struct {
 	url string
 }
 
-func startSim(t *testing.T, connect, root string, id int) *sim {
+// startSim runs livy-sim with args and waits for its listening line.
+func startSim(t *testing.T, args ...string) *sim {
 	t.Helper()
 	bin, err := simBin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--zk", connect, "--root", root, "--id", strconv.Itoa(id), "--session-timeout", "2s", "--step", "20ms")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = hermeticEnv()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -72,9 +75,9 @@ func startSim(t *testing.T, connect, root string, id int) *sim {
 	case u := <-urlc:
 		return &sim{Proc: p, url: u}
 	case <-p.Exited():
-		t.Fatalf("livy-sim %d exited before listening", id)
+		t.Fatalf("livy-sim %q exited before listening", args)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("livy-sim %d did not start", id)
+		t.Fatalf("livy-sim %q did not start", args)
 	}
 	return nil
 }
@@ -148,8 +151,47 @@ func (p *progress) count() int {
 // TestFailoverUnderLoad drives livy-proxy with clients nobody here wrote —
 // python3-requests (as sparkmagic, pylivy and Airflow's LivyHook use it)
 // and curl — across a kill -9 and then a SIGTERM of the active livy-sim:
-// every request must succeed and no batch may be created twice.
+// every request must succeed and no batch may be created twice. It runs
+// against livyha's servers and against PR #212's (latch kept on SIGTERM,
+// 500 while leaderless, a restart window of refused connections and
+// self-redirects, 307s after the filters with the configured hostname).
 func TestFailoverUnderLoad(t *testing.T) {
+	for _, profile := range []string{"livyha", "pr212"} {
+		t.Run(profile, func(t *testing.T) { testFailoverUnderLoad(t, profile) })
+	}
+}
+
+// cluster starts three livy-sim of profile on ZooKeeper and returns them
+// by URL, with the proxy's target flags.
+func cluster(t *testing.T, profile string) (map[string]*sim, []string) {
+	zk := zktest.Shared(t)
+	sims := map[string]*sim{}
+	root := "/proxy-" + profile
+	switch profile {
+	case "livyha":
+		for id := 1; id <= 3; id++ {
+			s := startSim(t, "--zk", zk.ConnectString(), "--root", root, "--id", strconv.Itoa(id), "--session-timeout", "2s", "--step", "20ms")
+			sims[s.url] = s
+		}
+		return sims, []string{"--zk", zk.ConnectString(), "--root", root}
+	case "pr212":
+		hosts := []string{"127.0.0.41", "127.0.0.42", "127.0.0.43"}
+		port := testutil.FreePortOn(t, hosts...)
+		conf := filepath.Join(t.TempDir(), "livy.conf")
+		for i, h := range hosts {
+			s := startSim(t, "--profile", "pr212", "--zk", zk.ConnectString(), "--root", root, "--livy-conf", conf,
+				"--ha-server-ids", "a,b,c", "--ha-server-hostnames", strings.Join(hosts, ","), "--ha-key-prefix", "proxy_"+strconv.Itoa(port),
+				"--ha-id", string(rune('a'+i)), "--listen", net.JoinHostPort(h, strconv.Itoa(port)),
+				"--session-timeout", "2s", "--step", "20ms", "--restart-window", "200ms")
+			sims[s.url] = s
+		}
+		return sims, []string{"--livy-conf", conf}
+	}
+	t.Fatalf("profile %s", profile)
+	return nil, nil
+}
+
+func testFailoverUnderLoad(t *testing.T, profile string) {
 	python, err := exec.LookPath("python3")
 	if err == nil {
 		err = exec.Command(python, "-c", "import requests").Run()
@@ -167,14 +209,8 @@ func TestFailoverUnderLoad(t *testing.T) {
 		}
 		t.Skip("curl not available")
 	}
-	zk := zktest.Start(t, 1)
-	root := "/proxy-failover"
-	sims := map[string]*sim{}
-	for id := 1; id <= 3; id++ {
-		s := startSim(t, zk.ConnectString(), root, id)
-		sims[s.url] = s
-	}
-	p := startProxy(t, "--zk", zk.ConnectString(), "--root", root, "--log-level", "info")
+	sims, target := cluster(t, profile)
+	p := startProxy(t, append(target, "--log-level", "info")...)
 
 	// python3-requests: 4 workers, bounded in count.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -18,12 +18,18 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/internal/testutil"
+	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livytest"
 )
 
 func TestMain(m *testing.M) {
 	getenv = func(string) string { return "" } // hermetic: flags only
-	os.Exit(m.Run())
+	code := m.Run()
+	zktest.StopShared()
+	if bin, err := simBin(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
 }
 
 // syncBuffer is a goroutine-safe buffer for a command's output.

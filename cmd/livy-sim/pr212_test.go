@@ -17,35 +17,9 @@ import (
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/discovery/layout"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
-
-// freePortOn returns a TCP port free on every host.
-func freePortOn(t *testing.T, hosts ...string) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(hosts[0], "0"))
-		if err != nil {
-			t.Skipf("cannot listen on %s: %v", hosts[0], err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ok := true
-		for _, h := range hosts[1:] {
-			l, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			_ = l.Close()
-		}
-		_ = ln.Close()
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no port free on all hosts")
-	return 0
-}
 
 func post(t *testing.T, url, body string) (int, map[string]any) {
 	t.Helper()
@@ -100,7 +74,7 @@ func failover(t *testing.T, res *discovery.Resolver, old string, from time.Time,
 func TestPR212Processes(t *testing.T) {
 	zkc := zktest.Shared(t)
 	hosts := []string{"127.0.0.31", "127.0.0.32", "127.0.0.33"}
-	port := freePortOn(t, hosts...)
+	port := testutil.FreePortOn(t, hosts...)
 	conf := filepath.Join(t.TempDir(), "livy.conf")
 	sessionTimeout := 2 * time.Second
 	if v := os.Getenv("LIVYSIM_PR212_SESSION_TIMEOUT"); v != "" { // to measure PR #212's real 40-60s
