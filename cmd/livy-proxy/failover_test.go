@@ -21,77 +21,6 @@ import (
 	"github.com/livyha/livyha/internal/zktest"
 )
 
-// simBin builds livy-sim once for the tests that run it as a process.
-var simBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "livy-proxy-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "livy-sim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../livy-sim").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building livy-sim: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// sim is a livy-sim process.
-type sim struct {
-	*zktest.Proc
-	url string
-}
-
-// startSim runs livy-sim with args and waits for its listening line.
-func startSim(t *testing.T, args ...string) *sim {
-	t.Helper()
-	bin, err := simBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = hermeticEnv()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := zktest.StartProc(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Signal(syscall.SIGKILL, 5*time.Second) })
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				select {
-				case urlc <- strings.Fields(u)[0]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case u := <-urlc:
-		return &sim{Proc: p, url: u}
-	case <-p.Exited():
-		t.Fatalf("livy-sim %q exited before listening", args)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("livy-sim %q did not start", args)
-	}
-	return nil
-}
-
-func hermeticEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LIVY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // progress reads a load script's stdout: "progress N" lines, then the
 // summary.
 type progress struct {
@@ -163,15 +92,15 @@ func TestFailoverUnderLoad(t *testing.T) {
 
 // cluster starts three livy-sim of profile on ZooKeeper and returns them
 // by URL, with the proxy's target flags.
-func cluster(t *testing.T, profile string) (map[string]*sim, []string) {
+func cluster(t *testing.T, profile string) (map[string]*testutil.Sim, []string) {
 	zk := zktest.Shared(t)
-	sims := map[string]*sim{}
+	sims := map[string]*testutil.Sim{}
 	root := "/proxy-" + profile
 	switch profile {
 	case "livyha":
 		for id := 1; id <= 3; id++ {
-			s := startSim(t, "--zk", zk.ConnectString(), "--root", root, "--id", strconv.Itoa(id), "--session-timeout", "2s", "--step", "20ms")
-			sims[s.url] = s
+			s := testutil.StartSim(t, "--zk", zk.ConnectString(), "--root", root, "--id", strconv.Itoa(id), "--session-timeout", "2s", "--step", "20ms")
+			sims[s.URL] = s
 		}
 		return sims, []string{"--zk", zk.ConnectString(), "--root", root}
 	case "pr212":
@@ -179,11 +108,11 @@ func cluster(t *testing.T, profile string) (map[string]*sim, []string) {
 		port := testutil.FreePortOn(t, hosts...)
 		conf := filepath.Join(t.TempDir(), "livy.conf")
 		for i, h := range hosts {
-			s := startSim(t, "--profile", "pr212", "--zk", zk.ConnectString(), "--root", root, "--livy-conf", conf,
+			s := testutil.StartSim(t, "--profile", "pr212", "--zk", zk.ConnectString(), "--root", root, "--livy-conf", conf,
 				"--ha-server-ids", "a,b,c", "--ha-server-hostnames", strings.Join(hosts, ","), "--ha-key-prefix", "proxy_"+strconv.Itoa(port),
 				"--ha-id", string(rune('a'+i)), "--listen", net.JoinHostPort(h, strconv.Itoa(port)),
 				"--session-timeout", "2s", "--step", "20ms", "--restart-window", "200ms")
-			sims[s.url] = s
+			sims[s.URL] = s
 		}
 		return sims, []string{"--livy-conf", conf}
 	}
@@ -273,7 +202,7 @@ func testFailoverUnderLoad(t *testing.T, profile string) {
 		curlDone <- res
 	}()
 
-	activeSim := func() *sim {
+	activeSim := func() *testutil.Sim {
 		t.Helper()
 		// The proxy's own health answer names the active server.
 		for i := 0; i < 200; i++ {
@@ -293,17 +222,17 @@ func testFailoverUnderLoad(t *testing.T, profile string) {
 	}
 	first := activeSim()
 	killedAt := prog.count()
-	t.Logf("kill -9 of the active %s after %d operations", first.url, killedAt)
+	t.Logf("kill -9 of the active %s after %d operations", first.URL, killedAt)
 	first.Signal(syscall.SIGKILL, 5*time.Second)
-	delete(sims, first.url)
+	delete(sims, first.URL)
 	if !prog.atLeast(killedAt+60, 2*time.Minute) {
 		t.Fatalf("the load stalled after the kill -9: %d operations", prog.count())
 	}
 	second := activeSim()
 	termAt := prog.count()
-	t.Logf("SIGTERM of the new active %s after %d operations", second.url, termAt)
+	t.Logf("SIGTERM of the new active %s after %d operations", second.URL, termAt)
 	second.Signal(syscall.SIGTERM, 10*time.Second)
-	delete(sims, second.url)
+	delete(sims, second.URL)
 	if !prog.atLeast(termAt+60, 2*time.Minute) {
 		t.Fatalf("the load stalled after the SIGTERM: %d operations", prog.count())
 	}

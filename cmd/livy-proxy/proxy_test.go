@@ -26,9 +26,7 @@ func TestMain(m *testing.M) {
 	getenv = func(string) string { return "" } // hermetic: flags only
 	code := m.Run()
 	zktest.StopShared()
-	if bin, err := simBin(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
+	testutil.RemoveBinaries()
 	os.Exit(code)
 }
 

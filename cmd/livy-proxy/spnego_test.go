@@ -61,7 +61,7 @@ func TestSPNEGOOwnKeytab(t *testing.T) {
 		}
 		p := startProxy(t, "--endpoints", srv.URL())
 		cmd := exec.Command(curl, "-sS", "--negotiate", "-u", ":", "-o", "/dev/null", "-w", "%{http_code}", p.url+"/batches")
-		cmd.Env = append(hermeticEnv(), k.Env(cc)...)
+		cmd.Env = append(testutil.HermeticEnv(), k.Env(cc)...)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("curl: %v %s", err, out)
