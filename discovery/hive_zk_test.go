@@ -197,7 +197,8 @@ func TestHiveRecordFollowsLeader(t *testing.T) {
 // A leader partitioned from ZooKeeper: a short cut (within the session)
 // keeps its Hive record; a long one (session expiry) hands it to the new
 // leader. A leader that loses leadership within its session (its latch
-// node deleted) withdraws its record.
+// node deleted) withdraws its record. Under LeadOnConnection, which gives
+// leadership up at each cut (registrar_lease_test.go has LeadWhileSession).
 func TestHiveRecordPartitionedLeader(t *testing.T) {
 	zkc := zktest.Shared(t)
 	noLeaks(t)
@@ -219,7 +220,7 @@ func TestHiveRecordPartitionedLeader(t *testing.T) {
 		return false
 	}
 	a := register(t, proxy.Addr(), root, 1, true, hive, WithSessionTimeout(3*time.Second),
-		WithLeadershipHandler(func(v bool) { changes <- v }))
+		WithLeadershipHandler(func(v bool) { changes <- v }), WithLeadershipPolicy(LeadOnConnection))
 	if !next("a leads") {
 		t.Fatal("a's first change is a loss")
 	}

@@ -116,6 +116,7 @@ type config struct {
 	modeSet        bool
 	elect          bool
 	onLeadership   func(bool)
+	leadership     LeadershipPolicy
 	closeTimeout   time.Duration
 	httpClient     *http.Client
 	ownerCache     int
@@ -209,6 +210,57 @@ func WithElection(elect bool) RegistrarOption {
 // leadership) can come before Register returns.
 func WithLeadershipHandler(f func(isLeader bool)) RegistrarOption {
 	return registrarOnly(func(c *config) { c.onLeadership = f })
+}
+
+// LeadershipPolicy says when a Registrar whose latch node sorts first
+// counts as the leader while its ZooKeeper connection is in trouble (see
+// Registrar).
+type LeadershipPolicy int
+
+const (
+	// LeadWhileSession keeps leadership while the ZooKeeper session may
+	// still be alive: through a disconnection, until the lease the
+	// registrar measures for its session ends — a margin before the
+	// earliest moment ZooKeeper could expire the session, which must
+	// happen before any other participant can win. Curator's
+	// SessionConnectionStateErrorPolicy, with the session's end measured
+	// on the client. The default.
+	LeadWhileSession LeadershipPolicy = iota
+	// LeadOnConnection gives leadership up at the first disconnection
+	// and takes it back on reconnecting within the session: Curator's
+	// default (standard) connection-state error policy.
+	LeadOnConnection
+)
+
+var leadershipNames = [...]string{LeadWhileSession: "session", LeadOnConnection: "connection"}
+
+// String returns "session" or "connection".
+func (p LeadershipPolicy) String() string {
+	if p >= 0 && int(p) < len(leadershipNames) {
+		return leadershipNames[p]
+	}
+	return fmt.Sprintf("LeadershipPolicy(%d)", int(p))
+}
+
+// ParseLeadershipPolicy parses "session" (LeadWhileSession; also "") or
+// "connection" (LeadOnConnection).
+func ParseLeadershipPolicy(s string) (LeadershipPolicy, error) {
+	if s == "" {
+		return LeadWhileSession, nil
+	}
+	for p, n := range leadershipNames {
+		if s == n {
+			return LeadershipPolicy(p), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown leadership policy %q (want session or connection)", ErrBadOption, s)
+}
+
+// WithLeadershipPolicy sets when a Registrar with election gives
+// leadership up on ZooKeeper trouble (default LeadWhileSession; see
+// Registrar).
+func WithLeadershipPolicy(p LeadershipPolicy) RegistrarOption {
+	return registrarOnly(func(c *config) { c.leadership = p })
 }
 
 // WithCloseTimeout bounds how long Registrar.Close spends deleting its nodes

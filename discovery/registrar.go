@@ -42,25 +42,51 @@ func (e *IDTakenError) Is(target error) bool { return target == ErrIDTaken }
 // session expiry, and deletes them on Close so that a graceful stop fails
 // over at once.
 //
-// Leadership follows Curator's LeaderLatch with its default connection
-// error policy: this server leads while its latch node sorts first AND its
-// ZooKeeper connection is up. On any disconnection it gives leadership up
-// at once (ZooKeeper may expire the session and elect another server before
-// this one can know), and takes it back after reconnecting within the same
-// session if its node still sorts first. So two registrars never both
-// report leadership, except for the moments a partitioned one needs to
-// notice it is disconnected (go-zookeeper: 2/3 of the session timeout of
-// silence, less than the session timeout after which ZooKeeper elects
-// another).
+// Leadership follows Curator's LeaderLatch: this server may lead while
+// its latch node sorts first. What it does when its ZooKeeper connection
+// is in trouble is its LeadershipPolicy (WithLeadershipPolicy):
+//
+//   - LeadWhileSession (the default; Curator's
+//     SessionConnectionStateErrorPolicy) keeps leadership while the
+//     session may be alive. ZooKeeper expires a session no earlier than
+//     the negotiated session timeout after a server last heard from the
+//     client, and a request a server answered was received after it was
+//     sent; so the registrar follows, on its monotonic clock, the send
+//     time of the last answered request of its session (its connections
+//     ping a few times per timeout to keep that recent) and gives
+//     leadership up one tenth of the negotiated timeout (or of the
+//     requested one, if smaller) before the earliest moment the session
+//     could expire — connected or not, so also when a partition sends no
+//     resets and go-zookeeper has not noticed it yet. Another participant
+//     can win only after the session expired (ZooKeeper then deletes this
+//     server's latch node), hence only after this one gave up. A
+//     disconnection shorter than that — a ZooKeeper leader election, an
+//     outage well within the session timeout — goes unnoticed by the
+//     leadership handler. If the lease cannot be measured (no connect
+//     response was read) it falls back to LeadOnConnection. Like
+//     Curator's, it assumes nobody deletes the latch node of a live
+//     session behind its back: a server that does so while this one is
+//     disconnected gets two leaders until this one reconnects or its
+//     lease ends.
+//   - LeadOnConnection (Curator's default, "standard" policy) gives
+//     leadership up at the first disconnection, and takes it back after
+//     reconnecting within the same session if its node still sorts
+//     first. A partitioned leader that gets no reset keeps leading until
+//     go-zookeeper notices (2/3 of the session timeout of silence), which
+//     is still before the session can expire.
+//
+// So under either policy two registrars never both report leadership
+// (clocks and latch deletions aside). After a session expiry every node is
+// re-created and leadership starts over.
 //
 // With WithHiveRecord it also holds a Hive-compatible Thrift record in a
 // Hive namespace, only while it leads: created when it becomes leader,
-// deleted as soon as it learns it lost leadership. On a disconnection it
-// gives up leadership at once but cannot delete the node until it
-// reconnects: if the session expires, ZooKeeper removes the node (an
-// ephemeral) together with the latch node, before electing another leader;
-// if it reconnects within the session as a non-leader, it deletes the node
-// then; if it still leads, it keeps it.
+// deleted as soon as it learns it lost leadership, following the same
+// policy. While disconnected it cannot delete the node: if the session
+// expires, ZooKeeper removes the node (an ephemeral) together with the
+// latch node, before electing another leader; if it reconnects within the
+// session as a non-leader, it deletes the node then; if it still leads, it
+// keeps it.
 type Registrar struct {
 	cfg        config
 	rec        ServerRecord
@@ -83,11 +109,15 @@ type Registrar struct {
 	hivePrefix string
 	hiveData   []byte
 
-	leader     atomic.Bool
-	abandoned  atomic.Bool
-	recordPath atomic.Pointer[string]
-	hivePath   atomic.Pointer[string]
-	notify     *notifier
+	leader      atomic.Bool
+	leadMu      sync.Mutex    // serializes leadership changes (run loop, lease watch)
+	leadSession atomic.Int64  // the session in which leadership was last gained
+	leadWake    chan struct{} // buffered(1): leadership was gained (wakes the lease watch)
+	leaseLost   chan struct{} // buffered(1): the lease ended while leading (wakes the run loop)
+	abandoned   atomic.Bool
+	recordPath  atomic.Pointer[string]
+	hivePath    atomic.Pointer[string]
+	notify      *notifier
 
 	registered chan struct{} // closed after the first complete registration
 	regOnce    sync.Once
@@ -195,14 +225,21 @@ func JoinPR212Latch(ctx context.Context, connect, keyPrefix, id string, opts ...
 
 // start connects and runs the registrar until it is registered.
 func (g *Registrar) start(ctx context.Context, cs ConnectString) (*Registrar, error) {
+	switch g.cfg.leadership {
+	case LeadWhileSession, LeadOnConnection:
+	default:
+		return nil, fmt.Errorf("%w: unknown leadership policy %v", ErrBadOption, g.cfg.leadership)
+	}
 	g.tracker.base = g.cfg.dialer
 	sess, err := dialSession(cs, sessionConfig{timeout: g.cfg.sessionTimeout, dialer: g.tracker.dial(context.Background()),
-		log: g.cfg.log, auth: g.cfg.auth, acl: g.cfg.acl})
+		log: g.cfg.log, auth: g.cfg.auth, acl: g.cfg.acl, lease: g.leasePolicy()})
 	if err != nil {
 		return nil, err
 	}
 	g.sess = sess
 	g.notify = newNotifier(g.cfg.onLeadership)
+	g.leadWake = make(chan struct{}, 1)
+	g.leaseLost = make(chan struct{}, 1)
 	g.registered = make(chan struct{})
 	g.denied = make(chan struct{})
 	g.closing = make(chan struct{})
@@ -226,7 +263,9 @@ func (g *Registrar) start(ctx context.Context, cs ConnectString) (*Registrar, er
 // Record returns the published record.
 func (g *Registrar) Record() ServerRecord { return g.rec }
 
-// IsLeader reports whether this server currently holds the latch.
+// IsLeader reports whether this server currently leads: its latch node
+// sorts first and, per its LeadershipPolicy, its ZooKeeper connection is
+// up or its session's lease has not ended.
 func (g *Registrar) IsLeader() bool { return g.leader.Load() }
 
 // RecordPath returns the current server record path (relative to the
@@ -283,11 +322,111 @@ func (g *Registrar) Abandon() {
 }
 
 func (g *Registrar) setLeader(v bool) {
+	g.leadMu.Lock()
+	defer g.leadMu.Unlock()
+	g.setLeaderLocked(v)
+}
+
+// setLeaderLocked changes leadership; g.leadMu is held.
+func (g *Registrar) setLeaderLocked(v bool) {
 	if g.leader.Swap(v) == v {
 		return
 	}
 	g.cfg.log.Info("discovery: leadership changed", "id", g.rec.ID, "leader", v)
 	g.notify.send(v)
+	if v {
+		poke(g.leadWake)
+	}
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// leasePolicy reports whether leadership follows the session's lease
+// (LeadWhileSession with election).
+func (g *Registrar) leasePolicy() bool { return g.cfg.elect && g.cfg.leadership == LeadWhileSession }
+
+// leaseEnd returns when the lease of the session leadership was gained in
+// ends, and whether leadership follows it (the policy, and a lease that
+// can be measured).
+func (g *Registrar) leaseEnd() (time.Time, bool) {
+	if !g.leasePolicy() {
+		return time.Time{}, false
+	}
+	return g.sess.lease.deadline(g.leadSession.Load())
+}
+
+// lead takes leadership, in session, when our latch node sorts first: if
+// connected and, under the lease policy, the lease has not ended (a reply
+// just came, so it has not, unless ZooKeeper took longer to answer than
+// the lease lasts: then the run loop tries again).
+func (g *Registrar) lead(session int64) {
+	g.leadMu.Lock()
+	defer g.leadMu.Unlock()
+	ok := g.sess.State() == zk.StateHasSession
+	if ok && g.leasePolicy() {
+		if end, known := g.sess.lease.deadline(session); known && !time.Now().Before(end) {
+			ok = false
+			poke(g.leaseLost)
+		}
+	}
+	if ok {
+		g.leadSession.Store(session)
+	}
+	g.setLeaderLocked(ok)
+}
+
+// disconnected handles a disconnection: under LeadOnConnection (or without
+// a lease) leadership goes at once, as ZooKeeper may expire the session
+// and elect another before we can know; under LeadWhileSession it stays
+// until the lease ends (watchLease).
+func (g *Registrar) disconnected() {
+	if _, ok := g.leaseEnd(); !ok {
+		g.setLeader(false)
+		return
+	}
+	g.checkLease()
+}
+
+// checkLease gives leadership up if the lease it follows has ended, and
+// has the run loop check leadership again once ZooKeeper answers.
+func (g *Registrar) checkLease() (end time.Time, ended bool) {
+	g.leadMu.Lock()
+	defer g.leadMu.Unlock()
+	end, known := g.leaseEnd()
+	if !known || !g.leader.Load() || time.Now().Before(end) {
+		return end, false
+	}
+	g.cfg.log.Warn("discovery: ZooKeeper session lease ended; giving leadership up", "id", g.rec.ID)
+	g.setLeaderLocked(false)
+	poke(g.leaseLost)
+	return end, true
+}
+
+// watchLease gives leadership up when the lease of its session ends
+// (LeadWhileSession), until stop closes.
+func (g *Registrar) watchLease(stop <-chan struct{}) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	for {
+		var wait <-chan time.Time
+		if end, ended := g.checkLease(); !ended && g.leader.Load() && !end.IsZero() {
+			t.Reset(time.Until(end))
+			wait = t.C
+		}
+		select {
+		case <-stop:
+			return
+		case <-g.leadWake:
+		case <-wait:
+		}
+		t.Stop()
+	}
 }
 
 // notifier calls the leadership handler, in order, from its own goroutine,
@@ -390,6 +529,11 @@ func newProtectedID() string {
 
 func (g *Registrar) run() {
 	defer close(g.done)
+	if g.leasePolicy() {
+		stop, stopped := make(chan struct{}), make(chan struct{})
+		go func() { defer close(stopped); g.watchLease(stop) }()
+		defer func() { close(stop); <-stopped }()
+	}
 	l := &regLoop{g: g, events: make(chan watchEvent, 16), watching: make(map[string]bool), healthy: g.cfg.health == nil}
 	healthC := g.startHealth()
 	var (
@@ -452,8 +596,8 @@ func (g *Registrar) run() {
 					// after the reconnect go-zookeeper v1.0.4 reads its
 					// lastZxid while its new receive loop writes it
 					// (conn.go:614 vs :849, upstream PR #35): an answer to
-					// us in that instant is a data race. Leadership stays
-					// given up until the check.
+					// us in that instant is a data race. Leadership, if
+					// given up, stays so until the check.
 					retry.Reset(reconnectSettle)
 					retryC = retry.C
 				}
@@ -461,10 +605,13 @@ func (g *Registrar) run() {
 				l.lost()
 				dirty = true
 			default:
-				// Disconnected or (re)connecting: ZooKeeper may expire the
-				// session and elect another before we can know.
-				g.setLeader(false)
+				// Disconnected or (re)connecting.
+				g.disconnected()
 			}
+		case <-g.leaseLost:
+			// Leadership went with the lease: check it again once
+			// ZooKeeper answers.
+			dirty = true
 		case ev := <-l.events:
 			if ev.session != l.sessionID {
 				continue // armed in an expired session
@@ -968,7 +1115,7 @@ func (l *regLoop) checkLeadership(depth int) error {
 		return l.checkLeadership(depth + 1)
 	}
 	if idx == 0 {
-		g.setLeader(g.sess.State() == zk.StateHasSession)
+		g.lead(l.sessionID)
 		return nil
 	}
 	g.setLeader(false)

@@ -449,8 +449,8 @@ func TestEnsembleOutage(t *testing.T) {
 	if err := zkc.WaitReady(ctxT(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	// The session survived: a takes its leadership back (it let go while
-	// disconnected).
+	// The session survived: a leads (it kept leadership, or let go when
+	// its lease ended and takes it back).
 	waitUntil(t, 20*time.Second, "a to lead again after the outage", a.IsLeader)
 	a.Close()
 	waitFor(t, r, 20*time.Second, "leader 2 after the outage", func(s *Snapshot) bool { return leaderID(s) == 2 && len(s.Servers) == 1 })
@@ -695,12 +695,14 @@ func TestWithdrawWhileDisconnected(t *testing.T) {
 }
 
 // A leader whose latch node is deleted while it is disconnected does not
-// take leadership back when it reconnects in the same session.
+// take leadership back when it reconnects in the same session. (Under
+// LeadOnConnection: LeadWhileSession keeps leading while disconnected,
+// assuming, as Curator does, that nobody deletes a live session's node.)
 func TestLatchDeletedWhileDisconnected(t *testing.T) {
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
 	proxy := zktest.NewProxy(t, zkc.ConnectString())
-	a := register(t, proxy.Addr(), root, 1, true, WithSessionTimeout(8*time.Second))
+	a := register(t, proxy.Addr(), root, 1, true, WithSessionTimeout(8*time.Second), WithLeadershipPolicy(LeadOnConnection))
 	b := register(t, zkc.ConnectString(), root, 2, true)
 	raw := rawConn(t, zkc.ConnectString())
 	kids, _, err := raw.Children(root + "/leader")

@@ -56,6 +56,8 @@ type zkSession struct {
 
 	bufs *bufSizer // go-zookeeper's buffer sizes
 
+	lease *sessionLease // the session's lease as its connections tell it; nil unless asked for
+
 	mu      sync.Mutex
 	state   zk.State
 	notify  chan struct{} // buffered(1): some session state changed
@@ -69,6 +71,7 @@ type sessionConfig struct {
 	log     *slog.Logger
 	auth    []ZKAuth
 	acl     []zk.ACL
+	lease   bool // follow the session's lease (zklease.go)
 }
 
 func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
@@ -99,7 +102,12 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 	opts = append(opts, s.bufs.attach)
 	// Every connection bounds the handshake, so a frozen server costs a
 	// new client handshakeTimeout, not 10 × 2/3 of the session timeout.
-	opts = append(opts, zk.WithDialer(s.bufs.dialer(boundedDialer(s.dials.wrap(cfg.dialer), handshakeTimeout, len(cs.Servers)))))
+	dial := s.bufs.dialer(boundedDialer(s.dials.wrap(cfg.dialer), handshakeTimeout, len(cs.Servers)))
+	if cfg.lease {
+		s.lease = &sessionLease{requested: timeout}
+		dial = s.lease.dialer(dial)
+	}
+	opts = append(opts, zk.WithDialer(dial))
 	conn, _, err := zk.Connect(cs.Servers, timeout, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
