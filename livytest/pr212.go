@@ -278,6 +278,8 @@ func (s *Server) startPR212(ctx context.Context) (*Server, error) {
 	cleanup = append(cleanup, func() { s.stopRecovery(); s.bg.Wait() })
 	reg, err := discovery.JoinPR212Latch(ctx, p.latch, pc.KeyPrefix, p.id,
 		discovery.WithSessionTimeout(cfg.SessionTimeout), discovery.WithLogger(s.log),
+		// Curator 2.7's LeaderLatch gives leadership up on SUSPENDED.
+		discovery.WithLeadershipPolicy(discovery.LeadOnConnection),
 		discovery.WithLeadershipHandler(p.onLeadership))
 	if err != nil {
 		return fail(fmt.Errorf("livytest: %w", err))

@@ -77,6 +77,13 @@ type Config struct {
 	// failover time, which is this timeout (the pr212 profile keeps the
 	// latch on Close, as PR #212 keeps it on SIGTERM).
 	SessionTimeout time.Duration
+	// Leadership is the registrar's leadership policy in the livyha
+	// profile (default discovery.LeadWhileSession: the active keeps
+	// serving through ZooKeeper trouble shorter than its session's lease;
+	// discovery.LeadOnConnection: it turns passive at the first
+	// disconnection). The pr212 profile always plays Curator 2.7's
+	// LeaderLatch, which gives leadership up at the first disconnection.
+	Leadership discovery.LeadershipPolicy
 	// Step is one state-progression step (default 50ms): a batch is
 	// starting for 2 steps, running until step 6, then success (or dead
 	// when its file name contains "fail"); an interactive session starts
@@ -406,6 +413,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// (LIVY-698: "one of livy server is elected as leader of cluster").
 		ropts = append(ropts,
 			discovery.WithElection(cfg.Mode == discovery.ActivePassive || cfg.Mode == discovery.SessionHA),
+			discovery.WithLeadershipPolicy(cfg.Leadership),
 			discovery.WithLeadershipHandler(s.onLeadership))
 		if cfg.HiveNamespace != "" && cfg.Mode == discovery.ActivePassive {
 			ropts = append(ropts, discovery.WithHiveRecord(cfg.HiveNamespace, discovery.HiveRecord{Auth: cfg.HiveAuth}))

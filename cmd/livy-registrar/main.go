@@ -7,6 +7,7 @@
 //	livy-registrar --zk CONNECT [--root /livy] --id N --url URL
 //	    [--thrift HOST:PORT] [--thrift-transport binary|http]
 //	    [--thrift-http-path PATH] [--version V] [--elect]
+//	    [--leadership session|connection]
 //	    [--session-timeout 10s] [--register-timeout 30s]
 //	    [--health-url URL [--health-interval 1s] [--health-failures 1]]
 //	livy-registrar --target zk://CONNECT?root=/livy --id N --url URL ...
@@ -32,6 +33,12 @@
 //	--thrift-http-path P  Thrift HTTP path (with --thrift-transport http)
 //	--version V           free-form server version
 //	--elect               join the leader latch (active-passive mode)
+//	--leadership P        with --elect, when leadership goes on ZooKeeper trouble:
+//	                      session (default) keeps it while the ZooKeeper session may
+//	                      be alive — through a disconnection, until shortly before
+//	                      the session could expire, which must happen before anyone
+//	                      else can win; connection gives it up at the first
+//	                      disconnection (Curator's default policy)
 //	--session-timeout D   ZooKeeper session timeout (default 10s): how long a
 //	                      crashed host stays registered
 //	--register-timeout D  give up (exit 3) if not registered within D (default 30s)
@@ -103,6 +110,9 @@ server flags:
   --thrift-http-path P   Thrift HTTP path (with --thrift-transport http)
   --version V            free-form server version
   --elect                join the leader latch (active-passive mode)
+  --leadership P         with --elect, when leadership goes on ZooKeeper trouble: session (default) keeps it
+                         while the ZooKeeper session may be alive (until shortly before it could expire, which
+                         comes before anyone else can win); connection gives it up at the first disconnection
   --takeover             register even if another live session holds this id (a restart after a crash);
                          without it a taken id exits 5
 
@@ -202,6 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		thriftHTTPPath  = fs.String("thrift-http-path", "", "Thrift HTTP `path`")
 		version         = fs.String("version", "", "server `version`")
 		elect           = fs.Bool("elect", false, "join the leader latch")
+		leadership      = fs.String("leadership", "session", "with --elect, when leadership goes on ZooKeeper trouble: `session` or connection")
 		takeover        = fs.Bool("takeover", false, "register even if another live session holds this id (a restart after a crash)")
 		sessionTimeout  = fs.Duration("session-timeout", discovery.DefaultSessionTimeout, "ZooKeeper session `timeout`: how long a crashed host stays registered")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
@@ -247,6 +258,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("bad --session-timeout %s (must be positive)", *sessionTimeout)
 	case *registerTimeout <= 0:
 		return usage("bad --register-timeout %s (must be positive)", *registerTimeout)
+	}
+	policy, err := discovery.ParseLeadershipPolicy(*leadership)
+	if err != nil {
+		return usage("bad --leadership %q (want session or connection)", *leadership)
 	}
 	rec := discovery.ServerRecord{
 		ID:              *id,
@@ -299,6 +314,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rctx, cancel := context.WithTimeout(ctx, *registerTimeout)
 	ropts := []discovery.RegistrarOption{
 		discovery.WithElection(*elect),
+		discovery.WithLeadershipPolicy(policy),
 		discovery.WithSessionTimeout(*sessionTimeout),
 		discovery.WithLeadershipHandler(onLeadership),
 		discovery.WithLogger(logger),

@@ -328,6 +328,7 @@ func TestUsageAndUnreachable(t *testing.T) {
 		{[]string{"--zk", "h:x", "--id", "1", "--url", urlOf(1)}, 2, "bad ZooKeeper connect string"},
 		{[]string{"--zk", zkc, "--root", "nope", "--id", "1", "--url", urlOf(1)}, 2, "bad ZooKeeper path"},
 		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--session-timeout", "0s"}, 2, "--session-timeout"},
+		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--elect", "--leadership", "standard"}, 2, "bad --leadership"},
 		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "extra"}, 2, "unexpected arguments"},
 		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--register-timeout", "500ms"}, 3, "cannot register id=1 within 500ms"},

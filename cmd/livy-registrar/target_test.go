@@ -73,7 +73,7 @@ func TestHelp(t *testing.T) {
 	tf := cli.NewTargetFlags(fs, true)
 	cli.NewZKAuthFlag(fs)
 	cli.NewTLSFlags(fs, true)
-	for _, n := range []string{"id", "url", "thrift", "thrift-transport", "thrift-http-path", "version", "elect",
+	for _, n := range []string{"id", "url", "thrift", "thrift-transport", "thrift-http-path", "version", "elect", "leadership",
 		"session-timeout", "register-timeout", "health-url", "health-interval", "health-failures", "takeover"} {
 		fs.String(n, "", "")
 	}

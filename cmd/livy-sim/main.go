@@ -9,6 +9,7 @@
 //	    [--basic-auth USER:PASS | --spnego-keytab FILE [--spnego-principal HTTP/HOST[@REALM]]]
 //	    [--csrf] [--unfenced]
 //	    [--step 50ms] [--session-timeout 2s] [--register-timeout 30s]
+//	    [--leadership session|connection]
 //	    [--thrift HOST:PORT [--thrift-auth NOSASL|NONE|HTTP]
 //	     [--thrift-refusal close|opensession] [--hive-namespace NS]]
 //	    [--profile livyha|stock|livy-0.7|livy-0.8|livy-0.9|stock+livy-0.X|livyha+livy-0.X] [--gc]
@@ -47,6 +48,14 @@
 // redirects. State lives in ZooKeeper (Livy's state-store layout under the
 // root), so a new active server serves every session the old one created.
 // See the livytest package documentation for each mode's details.
+//
+// --leadership (livyha profile, elected modes) is the registrar's
+// leadership policy: session (the default) keeps the active serving
+// through ZooKeeper trouble — a ZooKeeper leader election, an outage
+// shorter than about half the session timeout — until shortly before its
+// ZooKeeper session could expire, which must happen before another server
+// can win; connection makes it passive at the first disconnection
+// (Curator's default policy, as PR #212's latch).
 //
 // --spnego-keytab requires Kerberos SPNEGO on every request, verified
 // with the key of --spnego-principal (default: any HTTP/* principal) in
@@ -187,6 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		thriftRefusal   = fs.String("thrift-refusal", "close", "how a passive server refuses Thrift clients (`mode`): close or opensession")
 		hiveNS          = fs.String("hive-namespace", "", "also publish the Thrift endpoint in this Hive ZooKeeper `namespace` while active (unmodified Hive clients find only the active)")
 		registerTimeout = fs.Duration("register-timeout", 30*time.Second, "exit 3 if not registered within this `duration`")
+		leadership      = fs.String("leadership", "session", "livyha profile: when the active gives leadership up on ZooKeeper trouble: `session` (shortly before its ZooKeeper session could expire) or connection (at the first disconnection)")
 	)
 	pf := addProfileFlags(fs)
 	serverTLS := cli.NewServerTLSFlags(fs)
@@ -224,6 +234,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("bad --session-timeout %s (must be positive)", *sessionTimeout)
 	case *registerTimeout <= 0:
 		return usage("bad --register-timeout %s (must be positive)", *registerTimeout)
+	}
+	policy, err := discovery.ParseLeadershipPolicy(*leadership)
+	if err != nil {
+		return usage("bad --leadership %q (want session or connection)", *leadership)
+	}
+	if pf.given("leadership") && !pf.livyha() {
+		return usage("--leadership exists only in the livyha profile")
 	}
 	m, err := discovery.ParseMode(*mode)
 	if err != nil {
@@ -291,7 +308,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	cfg := livytest.Config{
 		ZK: target.Parsed.ZK.String(), Root: target.Parsed.Root, ID: *id, Addr: *listen, Mode: m,
-		SessionTimeout: *sessionTimeout, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
+		SessionTimeout: *sessionTimeout, Leadership: policy, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
 		SPNEGOKeytab: *spnegoKeytab, SPNEGOPrincipal: *spnegoPrincipal,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {

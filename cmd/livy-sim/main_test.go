@@ -268,6 +268,9 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--basic-auth", "nocolon"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--root", "relative"}, exitUsage},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--step", "0s"}, exitUsage},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--leadership", "standard"}, exitUsage},
+		{[]string{"--profile", "pr212", "--livy-conf", "/nonexistent/livy.conf", "--leadership", "connection"}, exitUsage},
+		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "--leadership", "connection", "--register-timeout", "300ms"}, exitUnavailable},
 		{[]string{"--zk", "127.0.0.1:1", "--id", "1", "extra"}, exitUsage},
 		{[]string{"--target", "zk://127.0.0.1:1?layout=pr276", "--id", "1"}, exitUsage}, // a registrar writes the canonical layout
 		{[]string{"--target", "127.0.0.1:1", "--zk", "127.0.0.1:1", "--id", "1"}, exitUsage},
