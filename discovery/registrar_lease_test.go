@@ -226,3 +226,58 @@ func TestLeadershipPolicyParse(t *testing.T) {
 		t.Fatal("Register accepted an unknown policy")
 	}
 }
+
+// A ZooKeeper leader election (the ensemble's leader killed) disconnects
+// every client for a moment; under LeadWhileSession the registrar that
+// leads the latch never reports losing leadership, and nobody else wins.
+func TestLeaseLeaderRidesOutZooKeeperElection(t *testing.T) {
+	zkc := zktest.Start(t, 3)
+	noLeaks(t)
+	const st = 6 * time.Second
+	root := "/election"
+	la, lb := newLeadLog(), newLeadLog()
+	a := register(t, zkc.ConnectString(), root, 1, true, WithSessionTimeout(st), la.handler())
+	la.next(t, true, 5*time.Second, "a leads")
+	b := register(t, zkc.ConnectString(), root, 2, true, WithSessionTimeout(st), lb.handler())
+	sid := a.sess.SessionID()
+	ctx := ctxT(t, 60*time.Second)
+	zl, err := zkc.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := zl.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range zkc.Nodes() {
+		if n != zl {
+			// The survivors elect a leader (a wait on ZooKeeper's own
+			// state, bounded by ctx).
+			for {
+				if m, err := n.Mode(ctx); err == nil && (m == "leader" || m == "follower") {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatal("no new ZooKeeper leader")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	elected := time.Since(start)
+	// a is connected again in its session, and its lease runs from after
+	// the election.
+	waitUntil(t, st, "a's lease to be renewed after the election", func() bool {
+		end, ok := a.sess.lease.deadline(sid)
+		return a.sess.State() == zk.StateHasSession && ok && end.After(start.Add(elected))
+	})
+	t.Logf("ZooKeeper leader killed; new one elected after %v; a renewed its lease %v after the kill", elected, time.Since(start))
+	if a.sess.SessionID() != sid {
+		t.Fatal("a's session changed")
+	}
+	la.none(t, "a through the election")
+	lb.none(t, "b through the election")
+	if !a.IsLeader() || b.IsLeader() {
+		t.Fatalf("after the election: a leads %v, b leads %v", a.IsLeader(), b.IsLeader())
+	}
+}

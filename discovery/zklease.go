@@ -28,7 +28,12 @@ import (
 //
 // Pings go-zookeeper or we sent that the server received but whose reply
 // was lost only make the real expiry later than the lease says: the lease
-// errs on the early side, which is the safe one.
+// errs on the early side, which is the safe one. Pings carry no id of
+// their own, so their replies are matched in order (ZooKeeper answers a
+// connection's requests in order); on a connection that silently lost
+// some pings and carried on — TCP does not, a test proxy that drops bytes
+// does — later replies are matched with earlier pings, which again only
+// makes the lease end earlier.
 
 // leaseMargin is how much earlier than the earliest possible expiry a
 // lease ends: room for the leader's own reaction (its handler runs on
