@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -42,25 +43,33 @@ const SessionIDBlock = 10_000_000
 var modeNames = [...]string{ActivePassive: "active-passive", MultiActive: "multi-active",
 	SessionHA: "session-ha", ActiveActive: "active-active"}
 
-func (m Mode) String() string {
-	if m >= 0 && int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
+func (m Mode) String() string { return enumName(modeNames[:], m, "Mode") }
 
 // ParseMode parses "active-passive", "multi-active", "session-ha" or
 // "active-active".
-func ParseMode(s string) (Mode, error) {
-	if s == "" {
-		return ActivePassive, nil
+func ParseMode(s string) (Mode, error) { return parseEnum[Mode](modeNames[:], s, "mode") }
+
+// enumName returns the name of v, or typ(v) for a value without one.
+func enumName[T ~int](names []string, v T, typ string) string {
+	if v >= 0 && int(v) < len(names) {
+		return names[v]
 	}
-	for m, n := range modeNames {
+	return fmt.Sprintf("%s(%d)", typ, int(v))
+}
+
+// parseEnum returns the value named s ("" is the zero value); what says
+// what it is in the error.
+func parseEnum[T ~int](names []string, s, what string) (T, error) {
+	if s == "" {
+		return 0, nil
+	}
+	for v, n := range names {
 		if s == n {
-			return Mode(m), nil
+			return T(v), nil
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown mode %q (want active-passive, multi-active, session-ha or active-active)", ErrBadOption, s)
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	return 0, fmt.Errorf("%w: unknown %s %q (want %s)", ErrBadOption, what, s, want)
 }
 
 // SessionKind is a Livy session type: ids are per type (batch 5 and
@@ -236,24 +245,13 @@ var leadershipNames = [...]string{LeadWhileSession: "session", LeadOnConnection:
 
 // String returns "session" or "connection".
 func (p LeadershipPolicy) String() string {
-	if p >= 0 && int(p) < len(leadershipNames) {
-		return leadershipNames[p]
-	}
-	return fmt.Sprintf("LeadershipPolicy(%d)", int(p))
+	return enumName(leadershipNames[:], p, "LeadershipPolicy")
 }
 
 // ParseLeadershipPolicy parses "session" (LeadWhileSession; also "") or
 // "connection" (LeadOnConnection).
 func ParseLeadershipPolicy(s string) (LeadershipPolicy, error) {
-	if s == "" {
-		return LeadWhileSession, nil
-	}
-	for p, n := range leadershipNames {
-		if s == n {
-			return LeadershipPolicy(p), nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unknown leadership policy %q (want session or connection)", ErrBadOption, s)
+	return parseEnum[LeadershipPolicy](leadershipNames[:], s, "leadership policy")
 }
 
 // WithLeadershipPolicy sets when a Registrar with election gives
