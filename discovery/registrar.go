@@ -197,8 +197,8 @@ func Register(ctx context.Context, target string, rec ServerRecord, opts ...Regi
 // the string participant id (as livy.server.ha.server-ids names it) and
 // publishes nothing else, as PR #212 servers do (clients map the id to a
 // host through livy.conf). keyPrefix "" is PR #212's default, livy_ha.
-// WithLeadershipHandler, WithSessionTimeout and the ZooKeeper options
-// apply; it returns once leadership is known.
+// WithLeadershipHandler, WithLeadershipPolicy, WithSessionTimeout and the
+// ZooKeeper options apply; it returns once leadership is known.
 func JoinPR212Latch(ctx context.Context, connect, keyPrefix, id string, opts ...RegistrarOption) (*Registrar, error) {
 	if err := layout.ValidatePR212ID(id); err != nil {
 		return nil, wrapOnce(ErrBadOption, "participant id", err)
