@@ -53,7 +53,7 @@ func (e *IDTakenError) Is(target error) bool { return target == ErrIDTaken }
 //     client, and a request a server answered was received after it was
 //     sent; so the registrar follows, on its monotonic clock, the send
 //     time of the last answered request of its session (its connections
-//     ping a few times per timeout to keep that recent) and gives
+//     ping ten times per timeout to keep that recent) and gives
 //     leadership up one tenth of the negotiated timeout (or of the
 //     requested one, if smaller) before the earliest moment the session
 //     could expire — connected or not, so also when a partition sends no
@@ -65,9 +65,9 @@ func (e *IDTakenError) Is(target error) bool { return target == ErrIDTaken }
 //     leadership handler. If the lease cannot be measured (no connect
 //     response was read) it falls back to LeadOnConnection. Like
 //     Curator's, it assumes nobody deletes the latch node of a live
-//     session behind its back: a server that does so while this one is
-//     disconnected gets two leaders until this one reconnects or its
-//     lease ends.
+//     session behind its back: if someone does while this server is
+//     disconnected, the next one in the latch leads too until this one
+//     reconnects or its lease ends.
 //   - LeadOnConnection (Curator's default, "standard" policy) gives
 //     leadership up at the first disconnection, and takes it back after
 //     reconnecting within the same session if its node still sorts
