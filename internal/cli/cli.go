@@ -1,6 +1,7 @@
-// Package cli holds what the livyha commands (livy-find, livy-registrar)
-// share: the target flags and their environment variables, usage errors,
-// the exit codes, and the one-line error output.
+// Package cli holds what the livyha commands (livy-find, livy-registrar,
+// livyctl) share: the target, TLS and authentication flags and their
+// environment variables, usage errors, the exit codes, and the one-line
+// error output.
 //
 // # Exit codes
 //
@@ -18,6 +19,15 @@
 //	   not an outage, waiting does not help)
 //	5  the server id is registered by another live session
 //	   (discovery.ErrIDTaken; livy-registrar --takeover overrides)
+//	6  the job failed: a batch or session that ended dead, killed or
+//	   error, a statement that failed (livyctl)
+//	128+N  interrupted by signal N (130 SIGINT, 143 SIGTERM) while waiting
+//	   (livyctl; the job is left running)
+//
+// Errors of the Livy REST client map as well: livyclient.ErrUnauthorized,
+// ErrForbidden, a *livyclient.AuthError and Kerberos errors are 4;
+// ErrNotFound is 1; ErrBadRequest and ErrConflict (Livy rejected the
+// request, or the name is taken) and ErrBadOption are 2.
 //
 // # Errors
 //
@@ -41,6 +51,7 @@ import (
 	"strings"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/livyclient"
 )
 
 // The exit codes (see the package doc).
@@ -51,7 +62,24 @@ const (
 	ExitUnavailable   = 3
 	ExitNotAuthorized = 4
 	ExitIDTaken       = 5
+	ExitJobFailed     = 6
+	// ExitSignal plus the signal's number is the code of a command
+	// interrupted while waiting: 130 for SIGINT, 143 for SIGTERM.
+	ExitSignal = 128
 )
+
+// JobExitCodesHelp is the exit-code section of the job commands (livyctl).
+const JobExitCodesHelp = `exit status:
+  0    ok (submit, log --follow: the batch succeeded)
+  1    not found (no such batch, session or statement; no active server)
+  2    usage error (bad flag, verb, request file or target), or Livy rejected the
+       request (400 bad request, 409 name taken)
+  3    the Livy servers or ZooKeeper unreachable, or --timeout passed
+  4    not authorized (401/403 from Livy, no Kerberos ticket, ZooKeeper ACL)
+  6    the job failed: the batch or session ended dead, killed or error; the
+       statement failed (its ename, evalue and traceback on stderr)
+  130  interrupted by SIGINT, 143 by SIGTERM: waiting stopped, the job left running
+`
 
 // ExitCodesHelp is the exit-code section of every command's usage text.
 const ExitCodesHelp = `exit status:
@@ -99,7 +127,11 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.Code
-	case errors.Is(err, discovery.ErrNotAuthenticated):
+	case errors.Is(err, discovery.ErrNotAuthenticated),
+		errors.Is(err, livyclient.ErrUnauthorized),
+		errors.Is(err, livyclient.ErrForbidden),
+		errors.Is(err, livyclient.ErrKerberos),
+		errors.As(err, new(*livyclient.AuthError)):
 		return ExitNotAuthorized
 	case errors.Is(err, discovery.ErrIDTaken):
 		return ExitIDTaken
@@ -108,7 +140,10 @@ func ExitCode(err error) int {
 		errors.Is(err, discovery.ErrBadConnectString),
 		errors.Is(err, discovery.ErrBadPath),
 		errors.Is(err, discovery.ErrBadOption),
-		errors.Is(err, discovery.ErrBadRecord):
+		errors.Is(err, discovery.ErrBadRecord),
+		errors.Is(err, livyclient.ErrBadRequest),
+		errors.Is(err, livyclient.ErrConflict),
+		errors.Is(err, livyclient.ErrBadOption):
 		return ExitUsage
 	case errors.Is(err, discovery.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded):
@@ -117,7 +152,8 @@ func ExitCode(err error) int {
 		return ExitUnavailable
 	case errors.Is(err, discovery.ErrNoServers),
 		errors.Is(err, discovery.ErrNoLeader),
-		errors.Is(err, discovery.ErrNoOwner):
+		errors.Is(err, discovery.ErrNoOwner),
+		errors.Is(err, livyclient.ErrNotFound):
 		return ExitNotFound
 	}
 	// Anything unexpected comes from talking to ZooKeeper or the servers.
