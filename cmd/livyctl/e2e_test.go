@@ -1,0 +1,472 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livyha/livyha/internal/testutil"
+	"github.com/livyha/livyha/internal/zktest"
+	"github.com/livyha/livyha/livyclient"
+)
+
+var rootSeq atomic.Int64
+
+func testRoot(t *testing.T) string {
+	return fmt.Sprintf("/ctl%d-%s", rootSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "-"))
+}
+
+// hermeticEnv is the test's environment less any LIVY_* variable.
+func hermeticEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LIVY_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// proc is a process started by a test, with its output as lines.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  chan string // stdout lines, closed at EOF
+	done chan struct{}
+	err  error // cmd.Wait's, after done
+
+	mu      sync.Mutex
+	errText []string
+	errSeen chan struct{} // pinged on every stderr line
+}
+
+func launch(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = hermeticEnv()
+	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, cmd: cmd, out: make(chan string, 1000), done: make(chan struct{}), errSeen: make(chan struct{}, 1)}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.out <- sc.Text()
+		}
+		close(p.out)
+	}()
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.errText = append(p.errText, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.errSeen <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.errText, "\n")
+}
+
+// waitStderr waits for a stderr line matching re and returns its submatches.
+func (p *proc) waitStderr(re *regexp.Regexp, d time.Duration) []string {
+	p.t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		for _, l := range p.errText {
+			if m := re.FindStringSubmatch(l); m != nil {
+				p.mu.Unlock()
+				return m
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.errSeen:
+		case <-p.done:
+			// Drained: one last look.
+			p.mu.Lock()
+			for _, l := range p.errText {
+				if m := re.FindStringSubmatch(l); m != nil {
+					p.mu.Unlock()
+					return m
+				}
+			}
+			p.mu.Unlock()
+			p.t.Fatalf("exited without a stderr line matching %s; stderr %q", re, p.stderr())
+		case <-deadline.C:
+			p.t.Fatalf("no stderr line matching %s within %v; stderr %q", re, d, p.stderr())
+		}
+	}
+}
+
+// exitCode waits for the process to exit.
+func (p *proc) exitCode(d time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		p.t.Fatalf("no exit within %v; stderr %q", d, p.stderr())
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		p.t.Fatal(p.err)
+	}
+	return 0
+}
+
+// sim is a running livy-sim.
+type sim struct {
+	*proc
+	id  int
+	url string
+}
+
+var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127\.0\.0\.1:\d+)$`)
+
+// startSims starts n livy-sim servers (ids 1..n) registered under root
+// with 2s ZooKeeper sessions, and returns them once one is active, with
+// its index.
+func startSims(t *testing.T, zkc, root string, n int, step time.Duration) ([]*sim, int) {
+	t.Helper()
+	var sims []*sim
+	for id := 1; id <= n; id++ {
+		p := launch(t, simBin, "--zk", zkc, "--root", root, "--id", strconv.Itoa(id),
+			"--session-timeout", "2s", "--step", step.String())
+		select {
+		case l := <-p.out:
+			m := listening.FindStringSubmatch(l)
+			if m == nil {
+				t.Fatalf("livy-sim %d: first line %q; stderr %q", id, l, p.stderr())
+			}
+			sims = append(sims, &sim{proc: p, id: id, url: m[2]})
+		case <-time.After(30 * time.Second):
+			t.Fatalf("livy-sim %d: no listening line; stderr %q", id, p.stderr())
+		}
+	}
+	// The one that says it is active (bounded: 20s).
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, s := range sims {
+			if strings.Contains(s.stderr(), fmt.Sprintf("id=%d is now active", s.id)) {
+				return sims, i
+			}
+		}
+		select {
+		case <-sims[0].errSeen:
+		case <-sims[len(sims)-1].errSeen:
+		case <-time.After(100 * time.Millisecond): // several processes: no single event to wait on
+		}
+	}
+	t.Fatalf("no livy-sim became active within 20s")
+	return nil, 0
+}
+
+// expectedLog is livytest's synthetic log of a successful batch (see
+// livytest/model.go): what a complete, in-order, once-only follow prints.
+func expectedLog(name, file string, args []string, app string) string {
+	cmd := "livytest: spark-submit --name " + name + " " + file
+	for _, a := range args {
+		cmd += " " + a
+	}
+	lines := []string{"stdout: ", cmd, "livytest: submitting application to the cluster",
+		"livytest: application report for " + app + " (state: ACCEPTED)"}
+	for i := 0; i < 4; i++ {
+		lines = append(lines, "livytest: application report for "+app+" (state: RUNNING)")
+	}
+	lines = append(lines, "livytest: application report for "+app+" (state: FINISHED)",
+		"livytest: final status: SUCCEEDED", "\nstderr: ", "\nYARN Diagnostics: ")
+	return strings.Join(lines, "\n") + "\n"
+}
+
+var created = regexp.MustCompile(`^livyctl: batch (\d+) \(name (livyctl-[0-9a-f]{16})\) created`)
+
+// batchesNamed counts the batches called name (batch list -o json).
+func batchesNamed(t *testing.T, target []string, name string) int {
+	t.Helper()
+	r := runCtl(t, append([]string{"batch", "list", "-o", "json", "--size", "1000"}, target...)...)
+	if r.code != 0 {
+		t.Fatalf("batch list: %v", r)
+	}
+	var l livyclient.BatchList
+	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
+		t.Fatalf("batch list -o json: %v in %q", err, r.stdout)
+	}
+	n := 0
+	for _, b := range l.Sessions {
+		if b.Name != nil && *b.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func appIDOf(t *testing.T, target []string, name string) string {
+	t.Helper()
+	r := runCtl(t, append([]string{"batch", "get", "-o", "json", name}, target...)...)
+	var b livyclient.Batch
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &b) != nil || b.AppID == nil {
+		t.Fatalf("batch get %s: %v", name, r)
+	}
+	return *b.AppID
+}
+
+// TestSubmitAcrossFailover submits a batch with the livyctl binary and
+// stops the active livy-sim (kill -9, or SIGTERM) while submit waits: the
+// submit must exit 0 having printed the whole log in order, each line once,
+// and the cluster must hold exactly one batch of that name.
+func TestSubmitAcrossFailover(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(map[syscall.Signal]string{syscall.SIGKILL: "kill-9", syscall.SIGTERM: "SIGTERM"}[sig], func(t *testing.T) {
+			c := zktest.Shared(t)
+			zkc, root := c.ConnectString(), testRoot(t)
+			sims, active := startSims(t, zkc, root, 2, 500*time.Millisecond)
+			target := []string{"--zk", zkc, "--root", root}
+			args := []string{"x", "y"}
+			start := time.Now()
+			p := launch(t, ctlBin, append(append([]string{"batch", "submit", "--file", "/apps/job.jar", "--poll", "100ms",
+				"--timeout", "90s"}, target...), append([]string{"--"}, args...)...)...)
+			m := p.waitStderr(created, 30*time.Second)
+			name := m[2]
+
+			// Wait until the batch runs (its log says so), then stop the active.
+			var printed []string
+			deadline := time.After(30 * time.Second)
+		running:
+			for {
+				select {
+				case l, ok := <-p.out:
+					if !ok {
+						t.Fatalf("submit ended before the batch ran; stdout %q, stderr %q", printed, p.stderr())
+					}
+					printed = append(printed, l)
+					if strings.Contains(l, "(state: RUNNING)") {
+						break running
+					}
+				case <-deadline:
+					t.Fatalf("no RUNNING line within 30s; stdout %q, stderr %q", printed, p.stderr())
+				}
+			}
+			linesBefore := len(printed)
+			killedAt := time.Now()
+			if err := sims[active].cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			var outage time.Duration
+			for l := range p.out { // closed at exit; the exit is bounded below
+				if outage == 0 {
+					outage = time.Since(killedAt)
+				}
+				printed = append(printed, l)
+			}
+			code := p.exitCode(90 * time.Second)
+			elapsed := time.Since(start)
+			if code != 0 {
+				t.Fatalf("submit exit %d; stdout %q, stderr %q", code, printed, p.stderr())
+			}
+			got := strings.Join(printed, "\n") + "\n"
+			want := expectedLog(name, "/apps/job.jar", args, appIDOf(t, target, name))
+			if got != want {
+				t.Fatalf("submit printed\n%q\nwant\n%q", got, want)
+			}
+			// The whole log afterwards, from the new active.
+			r := runCtl(t, append([]string{"batch", "log", name}, target...)...)
+			if r.code != 0 || r.stdout != got {
+				t.Fatalf("batch log %s: %v, want stdout %q", name, r, got)
+			}
+			if n := batchesNamed(t, target, name); n != 1 {
+				t.Fatalf("%d batches named %s, want exactly 1", n, name)
+			}
+			t.Logf("%s of the active mid-submit: first line after it %v later; submit %v in all; %d log lines (%d before the stop), in order, 0 duplicates, 1 batch named %s",
+				t.Name(), outage.Round(time.Millisecond), elapsed.Round(time.Millisecond), len(printed), linesBefore, name)
+		})
+	}
+}
+
+// TestSubmitInterrupted sends SIGTERM to a waiting livyctl: it stops
+// waiting, exits 143, leaves the batch running and says how to resume;
+// the resumed follow prints exactly the rest of the log.
+func TestSubmitInterrupted(t *testing.T) {
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+	startSims(t, zkc, root, 1, 500*time.Millisecond)
+	target := []string{"--zk", zkc, "--root", root}
+	p := launch(t, ctlBin, append([]string{"batch", "submit", "--file", "/apps/job.jar", "--poll", "100ms", "--timeout", "60s"}, target...)...)
+	name := p.waitStderr(created, 30*time.Second)[2]
+	var printed []string
+	for l := range p.out {
+		printed = append(printed, l)
+		if strings.Contains(l, "(state: RUNNING)") {
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	for l := range p.out {
+		printed = append(printed, l)
+	}
+	if code := p.exitCode(30 * time.Second); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143; stderr %q", code, p.stderr())
+	}
+	resume := regexp.MustCompile(`interrupted by SIGTERM; batch \d+ \(name ` + name + `\) is left running, (\d+) log lines printed; resume: livyctl batch log --follow --from (\d+) ` + name + `$`)
+	m := p.waitStderr(resume, time.Second)
+	if m[1] != strconv.Itoa(len(printed)) || m[2] != m[1] {
+		t.Fatalf("resume says %s lines, %d printed", m[1], len(printed))
+	}
+	r := runCtl(t, append([]string{"batch", "log", "--follow", "--from", m[2], "--poll", "100ms", name}, target...)...)
+	if r.code != 0 {
+		t.Fatalf("resumed follow: %v", r)
+	}
+	got := strings.Join(printed, "\n") + "\n" + r.stdout
+	if want := expectedLog(name, "/apps/job.jar", nil, appIDOf(t, target, name)); got != want {
+		t.Fatalf("interrupted + resumed printed\n%q\nwant\n%q", got, want)
+	}
+	if n := batchesNamed(t, target, name); n != 1 {
+		t.Fatalf("%d batches named %s", n, name)
+	}
+}
+
+func TestBatchVerbs(t *testing.T) {
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+	testutil.NoLeaks(t) // after the shared ZooKeeper, before the servers: its check runs after they stopped
+	startSims(t, zkc, root, 1, 50*time.Millisecond)
+	target := []string{"--zk", zkc, "--root", root}
+	ctl := func(args ...string) result { t.Helper(); return runCtl(t, append(args, target...)...) }
+
+	req := writeFile(t, "req.yaml", "file: /apps/a.jar\nclassName: org.A\nname: named-batch\nconf:\n  spark.x: 1\n")
+	r := ctl("batch", "create", "-f", req, "-o", "json")
+	var b livyclient.Batch
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &b) != nil || b.Name == nil || *b.Name != "named-batch" {
+		t.Fatalf("batch create -f: %v", r)
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("livyctl: batch %d (name named-batch) created", b.ID)) {
+		t.Fatalf("create's stderr: %q", r.stderr)
+	}
+	// A second create with the name Livy already has is rejected (409/400: exit 2).
+	if r := ctl("batch", "create", "-f", req); r.code != 2 {
+		t.Fatalf("duplicate name: %v", r)
+	}
+	for _, key := range []string{strconv.Itoa(b.ID), "named-batch"} {
+		r := ctl("batch", "get", key)
+		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		if r.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[1], "named-batch") {
+			t.Fatalf("batch get %s: %v", key, r)
+		}
+	}
+	r = ctl("batch", "log", "--follow", "--poll", "50ms", "named-batch")
+	if r.code != 0 || !strings.Contains(r.stdout, "final status: SUCCEEDED") {
+		t.Fatalf("log --follow: %v", r)
+	}
+	if r2 := ctl("batch", "log", "named-batch"); r2.code != 0 || r2.stdout != r.stdout {
+		t.Fatalf("batch log: %v, want %q", r2, r.stdout)
+	}
+	if r := ctl("batch", "log", "--from", "1", "--size", "2", "named-batch"); r.code != 0 || strings.Count(r.stdout, "\n") != 2 {
+		t.Fatalf("batch log --from 1 --size 2: %v", r)
+	}
+	r = ctl("batch", "list", "-o", "yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "name: named-batch") || !strings.Contains(r.stdout, "total: 1") {
+		t.Fatalf("batch list -o yaml: %v", r)
+	}
+	// A failing batch: submit exits 6.
+	r = ctl("batch", "submit", "--file", "/apps/fail.jar", "--poll", "50ms")
+	if r.code != 6 || !strings.Contains(r.stderr, "finished dead") || !strings.Contains(r.stdout, "final status: FAILED") {
+		t.Fatalf("failing submit: %v", r)
+	}
+	if r := ctl("batch", "delete", "named-batch"); r.code != 0 {
+		t.Fatalf("delete: %v", r)
+	}
+	if r := ctl("batch", "get", "named-batch"); r.code != 1 {
+		t.Fatalf("get after delete: %v (want exit 1)", r)
+	}
+}
+
+func TestSessionsAndRun(t *testing.T) {
+	c := zktest.Shared(t)
+	zkc, root := c.ConnectString(), testRoot(t)
+	testutil.NoLeaks(t) // after the shared ZooKeeper, before the servers: its check runs after they stopped
+	startSims(t, zkc, root, 1, 50*time.Millisecond)
+	target := []string{"--zk", zkc, "--root", root}
+	ctl := func(args ...string) result { t.Helper(); return runCtl(t, append(args, target...)...) }
+
+	r := ctl("session", "create", "--kind", "spark", "--name", "s1", "--wait", "--poll", "50ms", "-o", "json")
+	var s livyclient.Session
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &s) != nil || s.State != livyclient.StateIdle || s.Kind != "spark" {
+		t.Fatalf("session create --wait: %v", r)
+	}
+	r = ctl("session", "list", "-o", "json")
+	var l livyclient.SessionList
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &l) != nil || l.Total != 1 || l.Sessions[0].ID != s.ID {
+		t.Fatalf("session list -o json: %v", r)
+	}
+	if r := ctl("session", "get", "s1"); r.code != 0 || !strings.Contains(r.stdout, "idle") || !strings.HasPrefix(r.stdout, "ID ") {
+		t.Fatalf("session get s1: %v", r)
+	}
+	if r := ctl("run", "--session", "s1", "1 + 1"); r.code != 0 || r.stdout != "res0: Int = 2\n" {
+		t.Fatalf("run 1 + 1: %v", r)
+	}
+	if r := runCtlIn(t, "20 + 22", append([]string{"run", "--session", strconv.Itoa(s.ID), "-"}, target...)...); r.code != 0 || r.stdout != "res1: Int = 42\n" {
+		t.Fatalf("run - (stdin): %v", r)
+	}
+	r = ctl("run", "--session", "s1", "throw new Exception(\"boom\")")
+	if r.code != 6 || r.stdout != "" || !strings.Contains(r.stderr, "Error: throw new Exception(\"boom\")\n") ||
+		!strings.Contains(r.stderr, "livytest: error raised by statement 2\n") {
+		t.Fatalf("failing statement: %v", r)
+	}
+	if r := ctl("session", "delete", "s1"); r.code != 0 {
+		t.Fatalf("session delete: %v", r)
+	}
+	if r := ctl("session", "get", strconv.Itoa(s.ID)); r.code != 1 {
+		t.Fatalf("session get after delete: %v (want exit 1)", r)
+	}
+}
