@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -326,6 +327,10 @@ func TestSubmitAcrossFailover(t *testing.T) {
 			if n := batchesNamed(t, target, name); n != 1 {
 				t.Fatalf("%d batches named %s, want exactly 1", n, name)
 			}
+			// stderr is not a terminal: the id and name, no progress noise.
+			if e := p.stderr(); strings.Count(e, "\n") != 0 || !created.MatchString(e) {
+				t.Fatalf("submit's stderr %q, want only the created line", e)
+			}
 			t.Logf("%s of the active mid-submit: first line after it %v later; submit %v in all; %d log lines (%d before the stop), in order, 0 duplicates, 1 batch named %s",
 				t.Name(), outage.Round(time.Millisecond), elapsed.Round(time.Millisecond), len(printed), linesBefore, name)
 		})
@@ -422,6 +427,19 @@ func TestBatchVerbs(t *testing.T) {
 	r = ctl("batch", "submit", "--file", "/apps/fail.jar", "--poll", "50ms")
 	if r.code != 6 || !strings.Contains(r.stderr, "finished dead") || !strings.Contains(r.stdout, "final status: FAILED") {
 		t.Fatalf("failing submit: %v", r)
+	}
+	// On a terminal, progress: state changes with the elapsed time.
+	var out, errb strings.Builder
+	code := run(context.Background(), append([]string{"batch", "log", "--follow", "--poll", "50ms", "named-batch"}, target...),
+		&stdio{in: strings.NewReader(""), out: &out, err: &errb, tty: true})
+	if code != 0 || !regexp.MustCompile(`(?m)^livyctl: batch \d+ is success \(\d+\.\ds\)$`).MatchString(errb.String()) {
+		t.Fatalf("progress on a terminal: exit %d, stderr %q", code, errb.String())
+	}
+	// --timeout bounds the whole command and says how to resume.
+	r = ctl("batch", "submit", "--file", "/apps/slow.jar", "--timeout", "200ms", "--poll", "50ms")
+	if r.code != 3 || !strings.Contains(r.stderr, "--timeout 200ms passed") ||
+		!(strings.Contains(r.stderr, "resume: livyctl batch log --follow --from") || strings.Contains(r.stderr, "may have been created")) {
+		t.Fatalf("submit --timeout: %v", r)
 	}
 	if r := ctl("batch", "delete", "named-batch"); r.code != 0 {
 		t.Fatalf("delete: %v", r)
