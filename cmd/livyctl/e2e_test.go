@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/internal/krbtest"
 	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
@@ -177,12 +178,12 @@ var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127
 // startSims starts n livy-sim servers (ids 1..n) registered under root
 // with 2s ZooKeeper sessions, and returns them once one is active, with
 // its index.
-func startSims(t *testing.T, zkc, root string, n int, step time.Duration) ([]*sim, int) {
+func startSims(t *testing.T, zkc, root string, n int, step time.Duration, extra ...string) ([]*sim, int) {
 	t.Helper()
 	var sims []*sim
 	for id := 1; id <= n; id++ {
-		p := launch(t, simBin, "--zk", zkc, "--root", root, "--id", strconv.Itoa(id),
-			"--session-timeout", "2s", "--step", step.String())
+		p := launch(t, simBin, append([]string{"--zk", zkc, "--root", root, "--id", strconv.Itoa(id),
+			"--session-timeout", "2s", "--step", step.String()}, extra...)...)
 		select {
 		case l := <-p.out:
 			m := listening.FindStringSubmatch(l)
@@ -487,4 +488,54 @@ func TestSessionsAndRun(t *testing.T) {
 	if r := ctl("session", "get", strconv.Itoa(s.ID)); r.code != 1 {
 		t.Fatalf("session get after delete: %v (want exit 1)", r)
 	}
+}
+
+// TestAuth: Basic credentials from a file, over ZooKeeper and over a
+// static list that names the passive first (its 307 is followed with the
+// credentials re-applied); Kerberos SPNEGO with a keytab against a real
+// KDC; a wrong or missing credential is exit 4.
+func TestAuth(t *testing.T) {
+	c := zktest.Shared(t)
+	t.Run("basic", func(t *testing.T) {
+		zkc, root := c.ConnectString(), testRoot(t)
+		sims, active := startSims(t, zkc, root, 2, 50*time.Millisecond, "--basic-auth", "alice:s3cret")
+		passive := sims[1-active]
+		good, bad := writeFile(t, "pw", "s3cret\n"), writeFile(t, "bad", "wrong\n")
+		for _, target := range [][]string{{"--zk", zkc, "--root", root}, {"--endpoints", passive.url + "," + sims[active].url}} {
+			if r := runCtl(t, append([]string{"batch", "list", "--user", "alice", "--password-file", good}, target...)...); r.code != 0 {
+				t.Fatalf("%q with the password: %v", target, r)
+			}
+			for _, args := range [][]string{{"--user", "alice", "--password-file", bad}, nil} {
+				r := runCtl(t, append(append([]string{"batch", "list"}, args...), target...)...)
+				if r.code != 4 || strings.Contains(r.stderr, "wrong") {
+					t.Fatalf("%q %q: %v, want exit 4", target, args, r)
+				}
+			}
+		}
+	})
+	t.Run("spnego", func(t *testing.T) {
+		k := krbtest.Start(t)
+		kt, err := k.AddService("HTTP/127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := k.AddUser("alice", "alice-pw"); err != nil {
+			t.Fatal(err)
+		}
+		userKT, err := k.Keytab("alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		zkc, root := c.ConnectString(), testRoot(t)
+		startSims(t, zkc, root, 1, 50*time.Millisecond, "--spnego-keytab", kt, "--spnego-principal", k.Principal("HTTP/127.0.0.1"))
+		target := []string{"--zk", zkc, "--root", root, "--krb5-conf", k.Krb5Conf()}
+		r := runCtl(t, append([]string{"batch", "submit", "--file", "/apps/k.jar", "--poll", "50ms",
+			"--keytab", userKT, "--principal", "alice"}, target...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "final status: SUCCEEDED") {
+			t.Fatalf("submit with a keytab: %v", r)
+		}
+		if r := runCtl(t, append([]string{"batch", "list"}, target...)...); r.code != 4 {
+			t.Fatalf("without credentials: %v, want exit 4", r)
+		}
+	})
 }
