@@ -39,7 +39,7 @@ type options struct {
 var commonFlags = []string{
 	"target", "zk", "root", "mode", "layout", "livy-conf", "endpoints", "hive-namespace",
 	"zk-auth", "ca-file", "zk-tls", "zk-ca-file",
-	"user", "password-file", "bearer-token-file", "spnego", "keytab", "principal", "krb5-conf",
+	"user", "password-file", "bearer-token-file", "token-file", "spnego", "ccache", "keytab", "principal", "krb5-conf",
 	"timeout", "poll", "verbose",
 }
 

@@ -71,9 +71,9 @@
 // livy-find's (internal/cli): --target, --zk, --root, --mode, --layout,
 // --livy-conf, --endpoints, --hive-namespace, --zk-auth, --ca-file,
 // --zk-tls, --zk-ca-file. Authentication to Livy: --user with
-// --password-file or $LIVY_PASSWORD (HTTP Basic), --bearer-token-file,
-// --spnego (the credential cache) or --keytab with --principal (Kerberos
-// SPNEGO), --krb5-conf. Secrets are never printed. --timeout bounds the
+// --password-file or $LIVY_PASSWORD (HTTP Basic), --bearer-token-file
+// (or --token-file), --spnego (or --ccache: the credential cache) or
+// --keytab with --principal (Kerberos SPNEGO), --krb5-conf. Secrets are never printed. --timeout bounds the
 // whole command (default: none), --poll sets how often waits poll (default
 // 1s). "livyctl help" and "livyctl VERB -h" list every flag.
 //

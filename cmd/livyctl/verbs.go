@@ -8,10 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/internal/cli"
 	"github.com/livyha/livyha/livyclient"
 )
@@ -23,11 +21,7 @@ func (e *cmdEnv) client() (c *livyclient.Client, closeFn func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	zkOpts, err := o.zkAuth.Options(getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	tlsOpts, err := o.tls.ZKOptions(getenv)
+	ropts, err := cli.ResolverOptions(o.zkAuth, o.tls, getenv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,29 +33,10 @@ func (e *cmdEnv) client() (c *livyclient.Client, closeFn func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var ropts []discovery.ResolverOption
-	for _, z := range append(zkOpts, tlsOpts...) {
-		ropts = append(ropts, z)
-	}
-	if restTLS != nil {
-		// A static list's probes go over https too.
-		hc, err := o.tls.HTTPClient(getenv, 2*time.Second)
-		if err != nil {
-			authClose()
-			return nil, nil, err
-		}
-		ropts = append(ropts, discovery.WithHTTPClient(hc))
-	}
-	r, err := discovery.NewResolver(tgt.String, ropts...)
-	if err != nil {
-		authClose()
-		return nil, nil, err
-	}
-	loc := newClosingLocator(r)
 	// The connections are ours, so that closing the client closes them.
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = restTLS
-	copts := []livyclient.Option{livyclient.WithResolver(loc), livyclient.WithHTTPClient(&http.Client{Transport: base}),
+	copts := []livyclient.Option{livyclient.WithTarget(tgt.String, ropts...), livyclient.WithHTTPClient(&http.Client{Transport: base}),
 		livyclient.WithPollInterval(o.poll)}
 	if auth != nil {
 		copts = append(copts, livyclient.WithAuth(auth))
@@ -70,7 +45,6 @@ func (e *cmdEnv) client() (c *livyclient.Client, closeFn func(), err error) {
 		copts = append(copts, livyclient.WithLogger(slog.New(slog.NewTextHandler(e.st.err, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
 	release := func() {
-		loc.Close()
 		base.CloseIdleConnections()
 		authClose()
 	}
@@ -79,64 +53,7 @@ func (e *cmdEnv) client() (c *livyclient.Client, closeFn func(), err error) {
 		release()
 		return nil, nil, err
 	}
-	return c, release, nil
-}
-
-// closingLocator is a resolver whose Changed channels are also closed
-// when it is closed. livyclient waits on the current one in a goroutine
-// per view; a discovery.Resolver never closes its last one, so without
-// this every client would leave that goroutine behind.
-type closingLocator struct {
-	*discovery.Resolver
-	done      chan struct{}
-	closeOnce sync.Once
-	wg        sync.WaitGroup
-
-	mu  sync.Mutex
-	src <-chan struct{}
-	out chan struct{}
-}
-
-func newClosingLocator(r *discovery.Resolver) *closingLocator {
-	return &closingLocator{Resolver: r, done: make(chan struct{})}
-}
-
-// Changed returns a channel closed when the resolver's view changes or
-// the locator is closed.
-func (l *closingLocator) Changed() <-chan struct{} {
-	ch := l.Resolver.Changed()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if ch != l.src {
-		select {
-		case <-l.done:
-			return l.out // closed: no new goroutine
-		default:
-		}
-		out := make(chan struct{})
-		l.src, l.out = ch, out
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			select {
-			case <-ch:
-			case <-l.done:
-			}
-			close(out)
-		}()
-	}
-	return l.out
-}
-
-// Close closes the resolver and every channel Changed returned.
-func (l *closingLocator) Close() {
-	l.closeOnce.Do(func() {
-		l.mu.Lock()
-		close(l.done)
-		l.mu.Unlock()
-		l.wg.Wait()
-		_ = l.Resolver.Close()
-	})
+	return c, func() { _ = c.Close(); release() }, nil
 }
 
 // withClient runs f with a client.

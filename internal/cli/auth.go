@@ -16,6 +16,7 @@ const (
 	EnvPassword        = "LIVY_PASSWORD"          // the password itself (no flag: a flag would show in ps)
 	EnvPasswordFile    = "LIVY_PASSWORD_FILE"     // --password-file
 	EnvBearerTokenFile = "LIVY_BEARER_TOKEN_FILE" // --bearer-token-file
+	EnvTokenFile       = "LIVY_TOKEN_FILE"        // --token-file, livy-proxy's name of it
 	EnvSPNEGO          = "LIVY_SPNEGO"            // --spnego (true/false)
 	EnvKeytab          = "LIVY_KEYTAB"            // --keytab
 	EnvPrincipal       = "LIVY_PRINCIPAL"         // --principal
@@ -28,8 +29,11 @@ const (
 //	--password-file PATH      (env LIVY_PASSWORD_FILE) read from this file
 //	                          (one trailing newline dropped), or from $LIVY_PASSWORD
 //	--bearer-token-file PATH  (env LIVY_BEARER_TOKEN_FILE) "Authorization: Bearer"
+//	                          with the file's token; --token-file (env
+//	                          LIVY_TOKEN_FILE) is the same, livy-proxy's name
 //	--spnego                  (env LIVY_SPNEGO) Kerberos SPNEGO with the TGT of
-//	                          the credential cache ($KRB5CCNAME, else /tmp/krb5cc_<uid>)
+//	                          the credential cache ($KRB5CCNAME, else
+//	                          /tmp/krb5cc_<uid>); --ccache is the same
 //	--keytab PATH             (env LIVY_KEYTAB) Kerberos SPNEGO, logging in with
 //	--principal P             (env LIVY_PRINCIPAL) this principal's key from the keytab
 //	--krb5-conf PATH          krb5.conf (default $KRB5_CONFIG, else /etc/krb5.conf)
@@ -40,7 +44,8 @@ const (
 type AuthFlags struct {
 	fs                        *flag.FlagSet
 	user, passwordFile, token *string
-	spnego                    *bool
+	tokenAlias                *string
+	spnego, ccache            *bool
 	keytab, principal, krb5   *string
 }
 
@@ -48,8 +53,10 @@ type AuthFlags struct {
 const AuthUsage = `authentication to the Livy servers (at most one method; flags over environment; secrets never printed):
   --user USER               HTTP Basic user (env ` + EnvUser + `); the password from --password-file PATH
                             (env ` + EnvPasswordFile + `) or $` + EnvPassword + `
-  --bearer-token-file PATH  send "Authorization: Bearer <the file's token>" (env ` + EnvBearerTokenFile + `)
-  --spnego                  Kerberos SPNEGO with the credential cache's TGT ($KRB5CCNAME; env ` + EnvSPNEGO + `=true)
+  --bearer-token-file PATH  send "Authorization: Bearer <the file's token>" (env ` + EnvBearerTokenFile + `;
+                            also --token-file PATH, env ` + EnvTokenFile + `)
+  --spnego                  Kerberos SPNEGO with the credential cache's TGT ($KRB5CCNAME; env ` + EnvSPNEGO + `=true;
+                            --ccache is the same)
   --keytab PATH             Kerberos SPNEGO logging in with a keytab (env ` + EnvKeytab + `), as --principal P
                             (env ` + EnvPrincipal + `)
   --krb5-conf PATH          Kerberos configuration (default $KRB5_CONFIG, else /etc/krb5.conf)
@@ -62,7 +69,9 @@ func NewAuthFlags(fs *flag.FlagSet) *AuthFlags {
 		user:         fs.String("user", "", "HTTP Basic `USER` (env "+EnvUser+")"),
 		passwordFile: fs.String("password-file", "", "read the Basic password from `PATH` (env "+EnvPasswordFile+"; or $"+EnvPassword+")"),
 		token:        fs.String("bearer-token-file", "", "send the bearer token in `PATH` (env "+EnvBearerTokenFile+")"),
+		tokenAlias:   fs.String("token-file", "", "the same as --bearer-token-file `PATH` (env "+EnvTokenFile+")"),
 		spnego:       fs.Bool("spnego", false, "Kerberos SPNEGO with the credential cache's TGT (env "+EnvSPNEGO+")"),
+		ccache:       fs.Bool("ccache", false, "the same as --spnego"),
 		keytab:       fs.String("keytab", "", "Kerberos SPNEGO with the key of --principal in keytab `PATH` (env "+EnvKeytab+")"),
 		principal:    fs.String("principal", "", "Kerberos client `PRINCIPAL` for --keytab (env "+EnvPrincipal+")"),
 		krb5:         fs.String("krb5-conf", "", "Kerberos configuration `PATH` (default $KRB5_CONFIG, else /etc/krb5.conf)"),
@@ -78,10 +87,21 @@ func (f *AuthFlags) Authenticator(getenv func(string) string) (livyclient.Authen
 	user, userFrom := value(f.user, "user", EnvUser, getenv)
 	pwFile, pwFileFrom := value(f.passwordFile, "password-file", EnvPasswordFile, getenv)
 	tokFile, tokFrom := value(f.token, "bearer-token-file", EnvBearerTokenFile, getenv)
+	if alias, aliasFrom := value(f.tokenAlias, "token-file", EnvTokenFile, getenv); alias != "" {
+		switch {
+		case tokFile == "" || (tokFrom[0] == '$' && aliasFrom[0] == '-'):
+			tokFile, tokFrom = alias, aliasFrom // a flag over a variable
+		case tokFile != alias && (tokFrom[0] == aliasFrom[0]):
+			return nil, nop, Usagef("%s and %s name different token files: give one", tokFrom, aliasFrom)
+		}
+	}
 	keytab, keytabFrom := value(f.keytab, "keytab", EnvKeytab, getenv)
 	principal, principalFrom := value(f.principal, "principal", EnvPrincipal, getenv)
 	krb5, _ := value(f.krb5, "krb5-conf", "", nil)
 	spnego, spnegoFrom := *f.spnego, "--spnego"
+	if *f.ccache && !spnego {
+		spnego, spnegoFrom = true, "--ccache"
+	}
 	if !spnego && getenv != nil {
 		if v := strings.TrimSpace(getenv(EnvSPNEGO)); v != "" {
 			b, err := strconv.ParseBool(v)
