@@ -115,32 +115,33 @@ func (p *proc) stderr() string {
 	return strings.Join(p.errText, "\n")
 }
 
+// match returns the submatches of the first stderr line matching re.
+func (p *proc) match(re *regexp.Regexp) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.errText {
+		if m := re.FindStringSubmatch(l); m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
 // waitStderr waits for a stderr line matching re and returns its submatches.
 func (p *proc) waitStderr(re *regexp.Regexp, d time.Duration) []string {
 	p.t.Helper()
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
-		p.mu.Lock()
-		for _, l := range p.errText {
-			if m := re.FindStringSubmatch(l); m != nil {
-				p.mu.Unlock()
-				return m
-			}
+		if m := p.match(re); m != nil {
+			return m
 		}
-		p.mu.Unlock()
 		select {
 		case <-p.errSeen:
 		case <-p.done:
-			// Drained: one last look.
-			p.mu.Lock()
-			for _, l := range p.errText {
-				if m := re.FindStringSubmatch(l); m != nil {
-					p.mu.Unlock()
-					return m
-				}
+			if m := p.match(re); m != nil { // the last lines, drained
+				return m
 			}
-			p.mu.Unlock()
 			p.t.Fatalf("exited without a stderr line matching %s; stderr %q", re, p.stderr())
 		case <-deadline.C:
 			p.t.Fatalf("no stderr line matching %s within %v; stderr %q", re, d, p.stderr())
@@ -382,13 +383,21 @@ func TestSubmitInterrupted(t *testing.T) {
 	}
 }
 
-func TestBatchVerbs(t *testing.T) {
+// oneServer starts one livy-sim (50ms steps) and checks that the test's
+// in-process livyctl runs leak no goroutine; it returns the target flags
+// and a runner that adds them.
+func oneServer(t *testing.T) ([]string, func(args ...string) result) {
+	t.Helper()
 	c := zktest.Shared(t)
 	zkc, root := c.ConnectString(), testRoot(t)
-	testutil.NoLeaks(t) // after the shared ZooKeeper, before the servers: its check runs after they stopped
+	testutil.NoLeaks(t) // after the shared ZooKeeper, before the server: its check runs after the server stopped
 	startSims(t, zkc, root, 1, 50*time.Millisecond)
 	target := []string{"--zk", zkc, "--root", root}
-	ctl := func(args ...string) result { t.Helper(); return runCtl(t, append(args, target...)...) }
+	return target, func(args ...string) result { t.Helper(); return runCtl(t, append(args, target...)...) }
+}
+
+func TestBatchVerbs(t *testing.T) {
+	target, ctl := oneServer(t)
 
 	req := writeFile(t, "req.yaml", "file: /apps/a.jar\nclassName: org.A\nname: named-batch\nconf:\n  spark.x: 1\n")
 	r := ctl("batch", "create", "-f", req, "-o", "json")
@@ -451,12 +460,7 @@ func TestBatchVerbs(t *testing.T) {
 }
 
 func TestSessionsAndRun(t *testing.T) {
-	c := zktest.Shared(t)
-	zkc, root := c.ConnectString(), testRoot(t)
-	testutil.NoLeaks(t) // after the shared ZooKeeper, before the servers: its check runs after they stopped
-	startSims(t, zkc, root, 1, 50*time.Millisecond)
-	target := []string{"--zk", zkc, "--root", root}
-	ctl := func(args ...string) result { t.Helper(); return runCtl(t, append(args, target...)...) }
+	target, ctl := oneServer(t)
 
 	r := ctl("session", "create", "--kind", "spark", "--name", "s1", "--wait", "--poll", "50ms", "-o", "json")
 	var s livyclient.Session

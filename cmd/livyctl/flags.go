@@ -95,14 +95,14 @@ func init() {
 	verbs = []*verb{
 		{"batch", "submit", "[request flags] [-- ARG...]", "create a batch, follow its log to the end, exit with its final state (0 success, 6 failed)", batchReqFlags, batchSubmit},
 		{"batch", "create", "[request flags] [-- ARG...]", "create a batch and print it", append([]string{"o"}, batchReqFlags...), batchCreate},
-		{"batch", "get", "ID|NAME", "print a batch", []string{"o"}, batchGet},
-		{"batch", "list", "", "print the batches", []string{"o", "from", "size"}, batchList},
+		{"batch", "get", "ID|NAME", "print a batch", []string{"o"}, batches.getVerb},
+		{"batch", "list", "", "print the batches", []string{"o", "from", "size"}, batches.listVerb},
 		{"batch", "log", "ID|NAME", "print the batch's log (--follow: until it finishes)", []string{"follow", "from", "size"}, batchLog},
-		{"batch", "delete", "ID|NAME", "kill and delete a batch", nil, batchDelete},
+		{"batch", "delete", "ID|NAME", "kill and delete a batch", nil, batches.deleteVerb},
 		{"session", "create", "[request flags]", "create an interactive session and print it", append([]string{"o", "wait"}, sessionReqFlags...), sessionCreate},
-		{"session", "get", "ID|NAME", "print a session", []string{"o"}, sessionGet},
-		{"session", "list", "", "print the sessions", []string{"o", "from", "size"}, sessionList},
-		{"session", "delete", "ID|NAME", "stop and delete a session", nil, sessionDelete},
+		{"session", "get", "ID|NAME", "print a session", []string{"o"}, sessions.getVerb},
+		{"session", "list", "", "print the sessions", []string{"o", "from", "size"}, sessions.listVerb},
+		{"session", "delete", "ID|NAME", "stop and delete a session", nil, sessions.deleteVerb},
 		{"", "run", "--session ID|NAME CODE|-", "run CODE (\"-\": stdin) in a session and print its output", []string{"session", "kind", "o"}, runStatement},
 	}
 }

@@ -85,13 +85,18 @@ func printBatch(w io.Writer, format string, b *livyclient.Batch) error {
 
 func printBatchList(w io.Writer, format string, l *livyclient.BatchList) error {
 	if l.Sessions == nil {
-		l.Sessions = []livyclient.Batch{}
+		l.Sessions = []livyclient.Batch{} // [] in JSON, not null
 	}
-	rows := make([][]string, len(l.Sessions))
-	for i := range l.Sessions {
-		rows[i] = batchRow(&l.Sessions[i])
+	return writeOut(w, format, l, batchHeader, rowsOf(l.Sessions, batchRow))
+}
+
+// rowsOf is the table rows of a list.
+func rowsOf[T any](items []T, row func(*T) []string) [][]string {
+	rows := make([][]string, len(items))
+	for i := range items {
+		rows[i] = row(&items[i])
 	}
-	return writeOut(w, format, l, batchHeader, rows)
+	return rows
 }
 
 var sessionHeader = []string{"ID", "NAME", "KIND", "STATE", "APPID", "OWNER", "PROXYUSER"}
@@ -112,9 +117,5 @@ func printSessionList(w io.Writer, format string, l *livyclient.SessionList) err
 	if l.Sessions == nil {
 		l.Sessions = []livyclient.Session{}
 	}
-	rows := make([][]string, len(l.Sessions))
-	for i := range l.Sessions {
-		rows[i] = sessionRow(&l.Sessions[i])
-	}
-	return writeOut(w, format, l, sessionHeader, rows)
+	return writeOut(w, format, l, sessionHeader, rowsOf(l.Sessions, sessionRow))
 }

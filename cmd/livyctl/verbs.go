@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,36 +67,126 @@ func (e *cmdEnv) withClient(f func(c *livyclient.Client) error) error {
 	return f(c)
 }
 
-// batchID resolves ID|NAME to the batch (a name is looked up).
-func (e *cmdEnv) batch(c *livyclient.Client, k idOrName) (*livyclient.Batch, error) {
-	if k.name != "" {
-		b, err := c.Batches.GetByName(e.ctx, k.name)
-		if err != nil {
-			return nil, fmt.Errorf("batch %s: %w", k, err)
-		}
-		return b, nil
-	}
-	b, err := c.Batches.Get(e.ctx, k.id)
-	if err != nil {
-		return nil, fmt.Errorf("batch %s: %w", k, err)
-	}
-	return b, nil
+// job is what the verbs do alike with batches (T Batch, L BatchList)
+// and interactive sessions (T Session, L SessionList).
+type job[T, L any] struct {
+	what      string // "batch" or "session"
+	get       func(c *livyclient.Client, ctx context.Context, id int) (*T, error)
+	getByName func(c *livyclient.Client, ctx context.Context, name string) (*T, error)
+	list      func(c *livyclient.Client, ctx context.Context, opts *livyclient.ListOptions) (*L, error)
+	del       func(c *livyclient.Client, ctx context.Context, id int) error
+	id        func(*T) int
+	print     func(w io.Writer, format string, v *T) error
+	printList func(w io.Writer, format string, l *L) error
 }
 
-func (e *cmdEnv) session(c *livyclient.Client, k idOrName) (*livyclient.Session, error) {
+var batches = job[livyclient.Batch, livyclient.BatchList]{
+	what: "batch",
+	get: func(c *livyclient.Client, ctx context.Context, id int) (*livyclient.Batch, error) {
+		return c.Batches.Get(ctx, id)
+	},
+	getByName: func(c *livyclient.Client, ctx context.Context, n string) (*livyclient.Batch, error) {
+		return c.Batches.GetByName(ctx, n)
+	},
+	list: func(c *livyclient.Client, ctx context.Context, o *livyclient.ListOptions) (*livyclient.BatchList, error) {
+		return c.Batches.List(ctx, o)
+	},
+	del:       func(c *livyclient.Client, ctx context.Context, id int) error { return c.Batches.Delete(ctx, id) },
+	id:        func(b *livyclient.Batch) int { return b.ID },
+	print:     printBatch,
+	printList: printBatchList,
+}
+
+var sessions = job[livyclient.Session, livyclient.SessionList]{
+	what: "session",
+	get: func(c *livyclient.Client, ctx context.Context, id int) (*livyclient.Session, error) {
+		return c.Sessions.Get(ctx, id)
+	},
+	getByName: func(c *livyclient.Client, ctx context.Context, n string) (*livyclient.Session, error) {
+		return c.Sessions.GetByName(ctx, n)
+	},
+	list: func(c *livyclient.Client, ctx context.Context, o *livyclient.ListOptions) (*livyclient.SessionList, error) {
+		return c.Sessions.List(ctx, o)
+	},
+	del:       func(c *livyclient.Client, ctx context.Context, id int) error { return c.Sessions.Delete(ctx, id) },
+	id:        func(s *livyclient.Session) int { return s.ID },
+	print:     printSession,
+	printList: printSessionList,
+}
+
+// lookup returns the job k names (a name is looked up: Livy accepts it in
+// place of the id).
+func (j job[T, L]) lookup(e *cmdEnv, c *livyclient.Client, k idOrName) (*T, error) {
 	var (
-		s   *livyclient.Session
+		v   *T
 		err error
 	)
 	if k.name != "" {
-		s, err = c.Sessions.GetByName(e.ctx, k.name)
+		v, err = j.getByName(c, e.ctx, k.name)
 	} else {
-		s, err = c.Sessions.Get(e.ctx, k.id)
+		v, err = j.get(c, e.ctx, k.id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", k, err)
+		return nil, fmt.Errorf("%s %s: %w", j.what, k, err)
 	}
-	return s, nil
+	return v, nil
+}
+
+// idOf is k's id, looked up when k is a name.
+func (j job[T, L]) idOf(e *cmdEnv, c *livyclient.Client, k idOrName) (int, error) {
+	if k.name == "" {
+		return k.id, nil
+	}
+	v, err := j.lookup(e, c, k)
+	if err != nil {
+		return 0, err
+	}
+	return j.id(v), nil
+}
+
+func (j job[T, L]) getVerb(e *cmdEnv, args []string) error {
+	k, err := parseKey(j.what, args)
+	if err != nil {
+		return err
+	}
+	return e.withClient(func(c *livyclient.Client) error {
+		v, err := j.lookup(e, c, k)
+		if err != nil {
+			return err
+		}
+		return j.print(e.st.out, e.o.output, v)
+	})
+}
+
+func (j job[T, L]) listVerb(e *cmdEnv, args []string) error {
+	if err := noArgs(j.what+" list", args); err != nil {
+		return err
+	}
+	return e.withClient(func(c *livyclient.Client) error {
+		l, err := j.list(c, e.ctx, e.listOptions())
+		if err != nil {
+			return err
+		}
+		return j.printList(e.st.out, e.o.output, l)
+	})
+}
+
+func (j job[T, L]) deleteVerb(e *cmdEnv, args []string) error {
+	k, err := parseKey(j.what, args)
+	if err != nil {
+		return err
+	}
+	return e.withClient(func(c *livyclient.Client) error {
+		id, err := j.idOf(e, c, k)
+		if err != nil {
+			return err
+		}
+		if err := j.del(c, e.ctx, id); err != nil {
+			return fmt.Errorf("%s %s: %w", j.what, k, err)
+		}
+		e.note("%s %s deleted", j.what, k)
+		return nil
+	})
 }
 
 func noArgs(v string, args []string) error {
@@ -172,20 +263,6 @@ func batchSubmit(e *cmdEnv, args []string) error {
 	})
 }
 
-func batchGet(e *cmdEnv, args []string) error {
-	k, err := parseKey("batch", args)
-	if err != nil {
-		return err
-	}
-	return e.withClient(func(c *livyclient.Client) error {
-		b, err := e.batch(c, k)
-		if err != nil {
-			return err
-		}
-		return printBatch(e.st.out, e.o.output, b)
-	})
-}
-
 func (e *cmdEnv) listOptions() *livyclient.ListOptions {
 	lo := &livyclient.ListOptions{From: max(0, e.o.from), Size: 100}
 	if e.o.size > 0 {
@@ -194,48 +271,13 @@ func (e *cmdEnv) listOptions() *livyclient.ListOptions {
 	return lo
 }
 
-func batchList(e *cmdEnv, args []string) error {
-	if err := noArgs("batch list", args); err != nil {
-		return err
-	}
-	return e.withClient(func(c *livyclient.Client) error {
-		l, err := c.Batches.List(e.ctx, e.listOptions())
-		if err != nil {
-			return err
-		}
-		return printBatchList(e.st.out, e.o.output, l)
-	})
-}
-
-func batchDelete(e *cmdEnv, args []string) error {
-	k, err := parseKey("batch", args)
-	if err != nil {
-		return err
-	}
-	return e.withClient(func(c *livyclient.Client) error {
-		id := k.id
-		if k.name != "" {
-			b, err := e.batch(c, k)
-			if err != nil {
-				return err
-			}
-			id = b.ID
-		}
-		if err := c.Batches.Delete(e.ctx, id); err != nil {
-			return fmt.Errorf("batch %s: %w", k, err)
-		}
-		e.note("batch %s deleted", k)
-		return nil
-	})
-}
-
 func batchLog(e *cmdEnv, args []string) error {
 	k, err := parseKey("batch", args)
 	if err != nil {
 		return err
 	}
 	return e.withClient(func(c *livyclient.Client) error {
-		b, err := e.batch(c, k)
+		b, err := batches.lookup(e, c, k)
 		if err != nil {
 			return err
 		}
@@ -413,55 +455,6 @@ func sessionCreate(e *cmdEnv, args []string) error {
 	})
 }
 
-func sessionGet(e *cmdEnv, args []string) error {
-	k, err := parseKey("session", args)
-	if err != nil {
-		return err
-	}
-	return e.withClient(func(c *livyclient.Client) error {
-		s, err := e.session(c, k)
-		if err != nil {
-			return err
-		}
-		return printSession(e.st.out, e.o.output, s)
-	})
-}
-
-func sessionList(e *cmdEnv, args []string) error {
-	if err := noArgs("session list", args); err != nil {
-		return err
-	}
-	return e.withClient(func(c *livyclient.Client) error {
-		l, err := c.Sessions.List(e.ctx, e.listOptions())
-		if err != nil {
-			return err
-		}
-		return printSessionList(e.st.out, e.o.output, l)
-	})
-}
-
-func sessionDelete(e *cmdEnv, args []string) error {
-	k, err := parseKey("session", args)
-	if err != nil {
-		return err
-	}
-	return e.withClient(func(c *livyclient.Client) error {
-		id := k.id
-		if k.name != "" {
-			s, err := e.session(c, k)
-			if err != nil {
-				return err
-			}
-			id = s.ID
-		}
-		if err := c.Sessions.Delete(e.ctx, id); err != nil {
-			return fmt.Errorf("session %s: %w", k, err)
-		}
-		e.note("session %s deleted", k)
-		return nil
-	})
-}
-
 // ---- statements ----
 
 func runStatement(e *cmdEnv, args []string) error {
@@ -490,13 +483,9 @@ func runStatement(e *cmdEnv, args []string) error {
 		return cli.Usagef("run: the code is empty")
 	}
 	return e.withClient(func(c *livyclient.Client) error {
-		id := k.id
-		if k.name != "" {
-			s, err := e.session(c, k)
-			if err != nil {
-				return err
-			}
-			id = s.ID
+		id, err := sessions.idOf(e, c, k)
+		if err != nil {
+			return err
 		}
 		st, err := c.Statements.Run(e.ctx, id, &livyclient.StatementRequest{Code: code, Kind: e.o.req.kind})
 		if err != nil {
