@@ -5,7 +5,7 @@
 // test (TestBatchAcrossFailover) below. The tests here check that pairing
 // both ways, run the programs (against in-process stand-ins and, when
 // ZooKeeper is installed, against livy-sim servers), check that the flags
-// the README gives to livy-find, livy-sim, livy-registrar and livy-proxy exist, and that
+// the README gives to livy-find, livy-sim, livy-registrar, livy-proxy and livyctl exist, and that
 // the JSON keys it documents are what livy-find prints.
 package readme
 
@@ -339,7 +339,7 @@ func bin(t *testing.T, name string) string {
 			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		cmd := exec.Command(goTool, "build", "-o", tmpDir+string(filepath.Separator),
-			"../../cmd/livy-find", "../../cmd/livy-sim", "../../cmd/livy-registrar", "../../cmd/livy-proxy",
+			"../../cmd/livy-find", "../../cmd/livy-sim", "../../cmd/livy-registrar", "../../cmd/livy-proxy", "../../cmd/livyctl",
 			"./livyclient", "./thrift", "./find")
 		out, err := cmd.CombinedOutput()
 		build.err, build.out = err, string(out)
@@ -382,7 +382,7 @@ func cleanEnv() []string {
 
 // ---- flags -----------------------------------------------------------------
 
-var commands = []string{"livy-find", "livy-sim", "livy-registrar", "livy-proxy"}
+var commands = []string{"livy-find", "livy-sim", "livy-registrar", "livy-proxy", "livyctl"}
 
 // flagUses returns, per command, the flags the README's code gives it, with
 // the README line of each use.
