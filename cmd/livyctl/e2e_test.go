@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -29,17 +28,6 @@ func testRoot(t *testing.T) string {
 	return fmt.Sprintf("/ctl%d-%s", rootSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "-"))
 }
 
-// hermeticEnv is the test's environment less any LIVY_* variable.
-func hermeticEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LIVY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // proc is a process started by a test, with its output as lines.
 type proc struct {
 	t    *testing.T
@@ -56,7 +44,7 @@ type proc struct {
 func launch(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = hermeticEnv()
+	cmd.Env = testutil.HermeticEnv()
 	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/livyha/livyha/internal/cli"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
 )
@@ -31,18 +31,17 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 func testMain(m *testing.M) int {
 	// The developer's environment must not leak into the tests.
 	getenv = func(string) string { return "" }
-	dir, err := os.MkdirTemp("", "livyctl-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctlBin, simBin = filepath.Join(dir, "livyctl"), filepath.Join(dir, "livy-sim")
-	for bin, pkg := range map[string]string{ctlBin: ".", simBin: "../livy-sim"} {
-		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+	defer testutil.RemoveBinaries()
+	for _, b := range []struct {
+		path *string
+		pkg  string
+	}{{&ctlBin, "github.com/livyha/livyha/cmd/livyctl"}, {&simBin, "github.com/livyha/livyha/cmd/livy-sim"}} {
+		bin, err := testutil.Binary(b.pkg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		*b.path = bin
 	}
 	code := m.Run()
 	zktest.StopShared()
