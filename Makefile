@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: test build bench bench-failover fuzz demo demo-discovery deps
+.PHONY: test build bench bench-failover fuzz demo demo-discovery deps drills
 
 test:
 	$(GO) vet ./...
@@ -37,6 +37,12 @@ bench:
 # session, then SIGTERM).
 bench-failover: deps build
 	@for i in 1 2 3 4 5; do $(GO) run ./examples/failover --sim $(BIN)/livy-sim --find $(BIN)/livy-find 2>/dev/null | grep summary; done
+
+# The reliability drills (internal/drills), each repeated DRILL_REPEAT
+# times (default 5), with what each measured. make test runs each once.
+DRILL_REPEAT ?= 5
+drills: deps
+	DRILL_REPEAT=$(DRILL_REPEAT) $(GO) test -count=1 -v -timeout 60m ./internal/drills/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|drills|_test.go'
 
 fuzz:
 	for f in FuzzParseConnectString FuzzParseTarget; do \
