@@ -28,7 +28,8 @@
 //
 // Credentials: by default the caller's own headers (Basic or Bearer
 // Authorization, cookies) are forwarded, to cluster members only. With
-// --user (and --password-file), --token-file or --keytab, the proxy
+// --user (and --password-file), --bearer-token-file (--token-file),
+// --spnego (--ccache) or --keytab, the proxy
 // authenticates itself instead (SPNEGO: a fresh token per server, minted
 // for HTTP/<that server's host>) and drops the caller's Authorization and
 // Cookie headers. A caller's SPNEGO token cannot be forwarded usefully: it
@@ -74,7 +75,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -103,7 +103,7 @@ type options struct {
 	zkAuth        *cli.ZKAuthFlag
 	tls           *cli.TLSFlags
 	serve         *cli.ServerTLSFlags
-	auth          *authFlags
+	auth          *cli.AuthFlags
 	listen        string
 	maxBody       int64
 	maxWait       time.Duration
@@ -120,7 +120,7 @@ func newFlags() (*options, *flag.FlagSet) {
 	o.zkAuth = cli.NewZKAuthFlag(fs)
 	o.tls = cli.NewTLSFlags(fs, true)
 	o.serve = cli.NewServerTLSFlags(fs)
-	o.auth = newAuthFlags(fs)
+	o.auth = cli.NewAuthFlags(fs)
 	fs.StringVar(&o.listen, "listen", "", "address to serve on (env "+EnvListen+"; default 127.0.0.1:8998)")
 	fs.Int64Var(&o.maxBody, "max-body", 8<<20, "largest request body kept for re-sending, in bytes")
 	fs.DurationVar(&o.maxWait, "max-wait", livyclient.DefaultPolicy().MaxElapsed, "how long a request may wait through a failover")
@@ -148,9 +148,10 @@ Serving:
 
 The cluster (as livy-find):
 %s` + cli.ZKAuthUsage + `%s
-Credentials (default: forward the caller's own Authorization and cookies,
-to cluster members only):
-` + authUsage
+Credentials: by default the caller's own Authorization and cookies are
+forwarded, to cluster members only; with any of these the proxy uses its
+own and drops the caller's.
+` + cli.AuthUsage
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fail := func(err error) int { return cli.Fail(stderr, name, err) }
@@ -206,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	authn, closeAuth, err := o.auth.authenticator(getenv)
+	authn, closeAuth, err := o.auth.Authenticator(getenv)
 	if err != nil {
 		return fail(err)
 	}
@@ -296,17 +297,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	<-served
 	fmt.Fprintln(stdout, "livy-proxy: stopped")
 	return cli.ExitOK
-}
-
-// trimmed returns the trimmed value of a flag, else of its variable.
-func trimmed(flagVal, env string, getenv func(string) string) (string, string) {
-	if v := strings.TrimSpace(flagVal); v != "" {
-		return v, ""
-	}
-	if getenv != nil {
-		if v := strings.TrimSpace(getenv(env)); v != "" {
-			return v, "$" + env
-		}
-	}
-	return "", ""
 }
