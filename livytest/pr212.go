@@ -227,7 +227,7 @@ func (s *Server) startPR212(ctx context.Context) (*Server, error) {
 		}
 		return nil, err
 	}
-	kvz, err := dialKV(cs, cfg.SessionTimeout, s.log)
+	kvz, err := dialKV(cs, cfg, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -239,8 +239,11 @@ func (s *Server) startPR212(ctx context.Context) (*Server, error) {
 	q.Set("hosts", strings.Join(hostsOf(pc), ","))
 	q.Set("port", strconv.Itoa(pc.Port))
 	q.Set("namespace", pc.KeyPrefix)
-	res, err := discovery.NewResolver("zk://"+cs.String()+"?"+q.Encode(),
-		discovery.WithSessionTimeout(cfg.SessionTimeout), discovery.WithLogger(s.log))
+	ropts := []discovery.ResolverOption{discovery.WithSessionTimeout(cfg.SessionTimeout), discovery.WithLogger(s.log)}
+	for _, o := range cfg.zkOptions() {
+		ropts = append(ropts, o)
+	}
+	res, err := discovery.NewResolver("zk://"+cs.String()+"?"+q.Encode(), ropts...)
 	if err != nil {
 		return fail(fmt.Errorf("livytest: %w", err))
 	}
@@ -276,11 +279,14 @@ func (s *Server) startPR212(ctx context.Context) (*Server, error) {
 	s.bg.Add(1)
 	go p.loop()
 	cleanup = append(cleanup, func() { s.stopRecovery(); s.bg.Wait() })
-	reg, err := discovery.JoinPR212Latch(ctx, p.latch, pc.KeyPrefix, p.id,
-		discovery.WithSessionTimeout(cfg.SessionTimeout), discovery.WithLogger(s.log),
+	lopts := []discovery.RegistrarOption{discovery.WithSessionTimeout(cfg.SessionTimeout), discovery.WithLogger(s.log)}
+	for _, o := range cfg.zkOptions() {
+		lopts = append(lopts, o)
+	}
+	reg, err := discovery.JoinPR212Latch(ctx, p.latch, pc.KeyPrefix, p.id, append(lopts,
 		// Curator 2.7's LeaderLatch gives leadership up on SUSPENDED.
 		discovery.WithLeadershipPolicy(discovery.LeadOnConnection),
-		discovery.WithLeadershipHandler(p.onLeadership))
+		discovery.WithLeadershipHandler(p.onLeadership))...)
 	if err != nil {
 		return fail(fmt.Errorf("livytest: %w", err))
 	}

@@ -77,6 +77,15 @@ type Config struct {
 	// failover time, which is this timeout (the pr212 profile keeps the
 	// latch on Close, as PR #212 keeps it on SIGTERM).
 	SessionTimeout time.Duration
+	// ZKAuth, when set, is sent on every ZooKeeper session the server
+	// opens (state store, registrar, resolver), e.g. digest
+	// "livy:secret"; the nodes it creates are then creator-all +
+	// world-read, so that clients without credentials still find the
+	// servers but cannot change or forge their nodes.
+	ZKAuth *ZKAuth
+	// ZKTLS, when set, makes the server talk TLS to ZooKeeper (ZK must
+	// then name the servers' secureClientPorts).
+	ZKTLS *tls.Config
 	// Leadership is the registrar's leadership policy in the livyha
 	// profile (default discovery.LeadWhileSession: the active keeps
 	// serving through ZooKeeper trouble shorter than its session's lease;
@@ -340,7 +349,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return fail(fmt.Errorf("livytest: %w", err))
 		}
-		kvz, err := dialKV(cs, cfg.SessionTimeout, logger)
+		kvz, err := dialKV(cs, &cfg, logger)
 		if err != nil {
 			return fail(err)
 		}
@@ -364,17 +373,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return fail(fmt.Errorf("livytest: %w", err))
 		}
-		kvz, err := dialKV(cs, cfg.SessionTimeout, logger)
+		kvz, err := dialKV(cs, &cfg, logger)
 		if err != nil {
 			return fail(err)
 		}
 		s.st.kv = kvz
 		cleanup = append(cleanup, s.bg.Wait, kvz.Close) // run in reverse
-		common := []discovery.Option{
+		common := append(cfg.zkOptions(),
 			discovery.WithRoot(cfg.Root),
 			discovery.WithSessionTimeout(cfg.SessionTimeout),
-			discovery.WithLogger(logger),
-		}
+			discovery.WithLogger(logger))
 		var opts []discovery.ResolverOption
 		for _, o := range common {
 			opts = append(opts, o)

@@ -2,11 +2,13 @@ package livytest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path"
 	"slices"
 	"strconv"
@@ -43,15 +45,55 @@ type kv interface {
 type zkKV struct {
 	conn   *zk.Conn
 	chroot string
+	acl    []zk.ACL // of the nodes it creates
 }
 
-func dialKV(cs discovery.ConnectString, timeout time.Duration, log *slog.Logger) (*zkKV, error) {
-	conn, _, err := zk.Connect(cs.Servers, timeout,
-		zk.WithLogInfo(false), zk.WithLogger(zkLogger{log}))
+// ZKAuth is a ZooKeeper credential (AddAuth's scheme and auth).
+type ZKAuth struct {
+	Scheme string // e.g. "digest"
+	Auth   []byte // e.g. "user:password"
+}
+
+// zkOptions are the discovery options of cfg's ZooKeeper credentials and
+// TLS.
+func (cfg *Config) zkOptions() []discovery.Option {
+	var opts []discovery.Option
+	if cfg.ZKAuth != nil {
+		opts = append(opts, discovery.WithZKAuth(cfg.ZKAuth.Scheme, cfg.ZKAuth.Auth))
+	}
+	if cfg.ZKTLS != nil {
+		opts = append(opts, discovery.WithZKTLS(cfg.ZKTLS))
+	}
+	return opts
+}
+
+// dialKV opens the state store's own session, with cfg's credentials and
+// TLS. With credentials, its nodes are creator-all + world-read, as the
+// registrar's are.
+func dialKV(cs discovery.ConnectString, cfg *Config, log *slog.Logger) (*zkKV, error) {
+	dial := net.DialTimeout
+	if cfg.ZKTLS != nil {
+		tc := cfg.ZKTLS.Clone()
+		dial = func(network, address string, timeout time.Duration) (net.Conn, error) {
+			d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: tc}
+			return d.Dial(network, address)
+		}
+	}
+	conn, _, err := zk.Connect(cs.Servers, cfg.SessionTimeout,
+		zk.WithLogInfo(false), zk.WithLogger(zkLogger{log}), zk.WithDialer(dial))
 	if err != nil {
 		return nil, fmt.Errorf("%w: state store: %w", discovery.ErrUnavailable, err)
 	}
-	return &zkKV{conn: conn, chroot: cs.Chroot}, nil
+	kv := &zkKV{conn: conn, chroot: cs.Chroot, acl: zk.WorldACL(zk.PermAll)}
+	if a := cfg.ZKAuth; a != nil {
+		// go-zookeeper sends it again on every reconnection.
+		if err := conn.AddAuth(a.Scheme, a.Auth); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("%w: state store: ZooKeeper credentials: %w", discovery.ErrUnavailable, err)
+		}
+		kv.acl = append([]zk.ACL{{Perms: zk.PermAll, Scheme: "auth"}}, zk.WorldACL(zk.PermRead)...)
+	}
+	return kv, nil
 }
 
 func (z *zkKV) abs(p string) string { return z.chroot + p }
@@ -73,7 +115,7 @@ func (z *zkKV) Children(p string) ([]string, error) {
 }
 
 func (z *zkKV) Create(p string, data []byte) error {
-	_, err := z.conn.Create(z.abs(p), data, 0, zk.WorldACL(zk.PermAll))
+	_, err := z.conn.Create(z.abs(p), data, 0, z.acl)
 	if !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
@@ -83,11 +125,11 @@ func (z *zkKV) Create(p string, data []byte) error {
 		if i != len(full) && full[i] != '/' {
 			continue
 		}
-		if _, err := z.conn.Create(full[:i], nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		if _, err := z.conn.Create(full[:i], nil, 0, z.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return err
 		}
 	}
-	_, err = z.conn.Create(z.abs(p), data, 0, zk.WorldACL(zk.PermAll))
+	_, err = z.conn.Create(z.abs(p), data, 0, z.acl)
 	return err
 }
 

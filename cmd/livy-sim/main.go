@@ -200,6 +200,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	pf := addProfileFlags(fs)
 	serverTLS := cli.NewServerTLSFlags(fs)
+	zkAuth := cli.NewZKAuthFlag(fs)
+	zkTLS := cli.NewTLSFlags(fs, false)
 	usage := func(format string, a ...any) int {
 		printf(format+" (see livy-sim -h)", a...)
 		return exitUsage
@@ -299,6 +301,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usage("--tls-cert is not supported with --profile pr212")
 	}
 
+	zkScheme, zkCred, withZKAuth, err := zkAuth.Value(getenv)
+	if err != nil {
+		return usage("%s", err)
+	}
+	zkTLSConfig, err := zkTLS.ZKTLS(getenv)
+	if err != nil {
+		return usage("%s", err)
+	}
+
 	// The Thrift listener starts first: its actual address goes into the
 	// server record. Until the Livy server is registered it counts as
 	// passive.
@@ -309,7 +320,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := livytest.Config{
 		ZK: target.Parsed.ZK.String(), Root: target.Parsed.Root, ID: *id, Addr: *listen, Mode: m,
 		SessionTimeout: *sessionTimeout, Leadership: policy, Step: *step, BasicAuth: auth, CSRF: *csrf, Unfenced: *unfenced,
-		SPNEGOKeytab: *spnegoKeytab, SPNEGOPrincipal: *spnegoPrincipal,
+		SPNEGOKeytab: *spnegoKeytab, SPNEGOPrincipal: *spnegoPrincipal, ZKTLS: zkTLSConfig,
 		Logger: slog.New(slog.NewTextHandler(errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnLeadership: func(active bool) {
 			switch {
@@ -325,6 +336,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				printf("id=%d is now passive", *id)
 			}
 		},
+	}
+	if withZKAuth {
+		cfg.ZKAuth = &livytest.ZKAuth{Scheme: zkScheme, Auth: zkCred}
 	}
 	var lconf layout.LivyConf
 	if pf.pr212() {

@@ -26,23 +26,33 @@ func NewZKAuthFlag(fs *flag.FlagSet) *ZKAuthFlag {
 	return &ZKAuthFlag{fs: fs, v: fs.String("zk-auth", "", "ZooKeeper credentials `SCHEME:AUTH` (env "+EnvZKAuth+")")}
 }
 
-// Options returns the discovery options the credentials give (none when
-// neither the flag nor the variable is set). A malformed value is a usage
-// error that does not repeat it.
-func (f *ZKAuthFlag) Options(getenv func(string) string) ([]discovery.Option, error) {
+// Value returns the credentials, scheme and auth ("digest" and
+// "user:password"); ok is false when neither the flag nor the variable is
+// set. A malformed value is a usage error that does not repeat it.
+func (f *ZKAuthFlag) Value(getenv func(string) string) (scheme string, auth []byte, ok bool, err error) {
 	v, from := strings.TrimSpace(*f.v), "--zk-auth"
 	if v == "" && getenv != nil {
 		v, from = strings.TrimSpace(getenv(EnvZKAuth)), "$"+EnvZKAuth
 	}
 	if v == "" {
-		return nil, nil
+		return "", nil, false, nil
 	}
-	scheme, auth, ok := strings.Cut(v, ":")
-	if !ok || scheme == "" || auth == "" || strings.ContainsAny(scheme, " \t") {
-		return nil, Usagef("bad %s (want SCHEME:AUTH, e.g. digest:user:password; the value is not shown)", from)
+	scheme, a, found := strings.Cut(v, ":")
+	if !found || scheme == "" || a == "" || strings.ContainsAny(scheme, " \t") {
+		return "", nil, false, Usagef("bad %s (want SCHEME:AUTH, e.g. digest:user:password; the value is not shown)", from)
 	}
-	if scheme == "digest" && !strings.Contains(auth, ":") {
-		return nil, Usagef("bad %s: digest credentials are digest:user:password (the value is not shown)", from)
+	if scheme == "digest" && !strings.Contains(a, ":") {
+		return "", nil, false, Usagef("bad %s: digest credentials are digest:user:password (the value is not shown)", from)
 	}
-	return []discovery.Option{discovery.WithZKAuth(scheme, []byte(auth))}, nil
+	return scheme, []byte(a), true, nil
+}
+
+// Options returns the discovery options the credentials give (none when
+// neither the flag nor the variable is set).
+func (f *ZKAuthFlag) Options(getenv func(string) string) ([]discovery.Option, error) {
+	scheme, auth, ok, err := f.Value(getenv)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return []discovery.Option{discovery.WithZKAuth(scheme, auth)}, nil
 }
