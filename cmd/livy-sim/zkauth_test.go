@@ -60,7 +60,9 @@ func TestZooKeeperAuth(t *testing.T) {
 	}
 	walk(root)
 	// ZooKeeper shows a digest to a client without the right as "user:x".
-	creator := func(a zk.ACL) bool { return a.Scheme == "digest" && strings.HasPrefix(a.ID, "livy:") && a.Perms == zk.PermAll }
+	creator := func(a zk.ACL) bool {
+		return a.Scheme == "digest" && strings.HasPrefix(a.ID, "livy:") && a.Perms == zk.PermAll
+	}
 	store := false
 	for _, n := range nodes {
 		acl, _, err := conn.GetACL(n)
