@@ -298,6 +298,10 @@ func TestCredentials(t *testing.T) {
 		if code != http.StatusCreated {
 			t.Errorf("create with the caller's credentials: %d %s", code, body)
 		}
+		// Debug logging on: still no credential in any line.
+		if log := p.stderr.String(); strings.Contains(log, strings.TrimPrefix(basic("alice", "s3cret"), "Basic ")) || strings.Contains(log, "s3cret") {
+			t.Errorf("a credential is in the proxy's log:\n%s", log)
+		}
 	})
 	t.Run("own", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "pw")
