@@ -45,8 +45,10 @@ func newProxy(c *livyclient.Client, view func() *discovery.Snapshot, m *metrics,
 		Transport:      c.Transport(),
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		FlushInterval:  -1, // stream: flush every write (logs, long answers)
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Answers of unknown length (chunked) are flushed at every write
+		// by ReverseProxy itself; sized ones go out in one piece.
+		FlushInterval: 0,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return p
 }
