@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,36 +88,6 @@ func TestFailoverUnderLoad(t *testing.T) {
 	}
 }
 
-// cluster starts three livy-sim of profile on ZooKeeper and returns them
-// by URL, with the proxy's target flags.
-func cluster(t *testing.T, profile string) (map[string]*testutil.Sim, []string) {
-	zk := zktest.Shared(t)
-	sims := map[string]*testutil.Sim{}
-	root := "/proxy-" + profile
-	switch profile {
-	case "livyha":
-		for id := 1; id <= 3; id++ {
-			s := testutil.StartSim(t, "--zk", zk.ConnectString(), "--root", root, "--id", strconv.Itoa(id), "--session-timeout", "2s", "--step", "20ms")
-			sims[s.URL] = s
-		}
-		return sims, []string{"--zk", zk.ConnectString(), "--root", root}
-	case "pr212":
-		hosts := []string{"127.0.0.41", "127.0.0.42", "127.0.0.43"}
-		port := testutil.FreePortOn(t, hosts...)
-		conf := filepath.Join(t.TempDir(), "livy.conf")
-		for i, h := range hosts {
-			s := testutil.StartSim(t, "--profile", "pr212", "--zk", zk.ConnectString(), "--root", root, "--livy-conf", conf,
-				"--ha-server-ids", "a,b,c", "--ha-server-hostnames", strings.Join(hosts, ","), "--ha-key-prefix", "proxy_"+strconv.Itoa(port),
-				"--ha-id", string(rune('a'+i)), "--listen", net.JoinHostPort(h, strconv.Itoa(port)),
-				"--session-timeout", "2s", "--step", "20ms", "--restart-window", "200ms")
-			sims[s.URL] = s
-		}
-		return sims, []string{"--livy-conf", conf}
-	}
-	t.Fatalf("profile %s", profile)
-	return nil, nil
-}
-
 func testFailoverUnderLoad(t *testing.T, profile string) {
 	python, err := exec.LookPath("python3")
 	if err == nil {
@@ -138,8 +106,8 @@ func testFailoverUnderLoad(t *testing.T, profile string) {
 		}
 		t.Skip("curl not available")
 	}
-	sims, target := cluster(t, profile)
-	p := startProxy(t, append(target, "--log-level", "info")...)
+	sims, target := testutil.StartSims(t, profile, zktest.Shared(t).ConnectString(), "/proxy-"+profile, 2*time.Second)
+	p := startProxy(t, "--target", target, "--log-level", "info")
 
 	// python3-requests: 4 workers, bounded in count.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

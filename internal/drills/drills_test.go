@@ -56,25 +56,34 @@ type rig struct {
 
 var rootSeq atomic.Int64
 
-// newRig starts the servers on zk; the client's resolver reads
+// newRig starts three livyha servers on zk; the client's resolver reads
 // clientConnect (zk itself, or a proxy in front of it).
 func newRig(t *testing.T, zk *zktest.Cluster, st time.Duration, clientConnect string) *rig {
 	t.Helper()
-	r := &rig{t: t, zk: zk, st: st, sims: map[string]*testutil.Sim{},
-		root: fmt.Sprintf("/drill%d", rootSeq.Add(1))}
-	for id := 1; id <= 3; id++ {
-		s := testutil.StartSim(t, "--zk", zk.ConnectString(), "--root", r.root, "--id", strconv.Itoa(id),
-			"--session-timeout", st.String(), "--step", "20ms")
-		r.sims[s.URL] = s
-	}
+	root := fmt.Sprintf("/drill%d", rootSeq.Add(1))
+	sims, _ := testutil.StartSims(t, "livyha", zk.ConnectString(), root, st)
 	if clientConnect == "" {
 		clientConnect = zk.ConnectString()
 	}
-	ropts := []discovery.ResolverOption{discovery.WithRoot(r.root), discovery.WithSessionTimeout(st)}
+	return startRig(t, zk, st, sims, root, "zk://"+clientConnect+"?root="+root)
+}
+
+// newProfileRig starts three servers of profile (testutil.StartSims) on zk.
+func newProfileRig(t *testing.T, profile string, zk *zktest.Cluster, st time.Duration) *rig {
+	t.Helper()
+	root := fmt.Sprintf("/drill%d", rootSeq.Add(1))
+	sims, target := testutil.StartSims(t, profile, zk.ConnectString(), root, st)
+	return startRig(t, zk, st, sims, root, target)
+}
+
+func startRig(t *testing.T, zk *zktest.Cluster, st time.Duration, sims map[string]*testutil.Sim, root, target string) *rig {
+	t.Helper()
+	r := &rig{t: t, zk: zk, st: st, sims: sims, root: root}
+	ropts := []discovery.ResolverOption{discovery.WithSessionTimeout(st)}
 	if os.Getenv("DRILL_DEBUG") != "" { // the client's view of ZooKeeper, step by step
 		ropts = append(ropts, discovery.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
-	res, err := discovery.NewResolver(clientConnect, ropts...)
+	res, err := discovery.NewResolver(target, ropts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -14,11 +15,23 @@ import (
 // to the frozen server is cut when the view moves and sent again), 0
 // duplicates, 0 creates reported failed that exist. Reported: the slowest
 // read, against the caller's 90s deadline.
+//
+// It runs against livyha's servers (fenced) and PR #212's (unfenced: the
+// deposed server resumes and may still commit what it was serving).
 func TestDrillFrozenActive(t *testing.T) {
+	for _, profile := range profiles {
+		t.Run(profile, func(t *testing.T) { drillFrozenActive(t, profile) })
+	}
+}
+
+// profiles are the HA behaviours the server drills run against.
+var profiles = []string{"livyha", "pr212"}
+
+func drillFrozenActive(t *testing.T, profile string) {
 	var slowest []time.Duration
 	for run := 0; run < repeats(t); run++ {
 		st := 2 * time.Second
-		r := newRig(t, zktest.Shared(t), st, "")
+		r := newProfileRig(t, profile, zktest.Shared(t), st)
 		l := r.startLoad(8, 2)
 		if !l.progress(100, 30*time.Second) {
 			t.Fatal("the load did not start")
@@ -59,23 +72,45 @@ func TestDrillFrozenActive(t *testing.T) {
 
 // kill -9 of the active livy-sim while creates are in flight. Targets: 0
 // failed creates, 0 duplicates, 0 failed reads.
+// (livyha and PR #212 servers).
 func TestDrillKillActiveDuringCreates(t *testing.T) {
+	for _, profile := range profiles {
+		t.Run(profile, func(t *testing.T) { drillStopActive(t, profile, syscall.SIGKILL) })
+	}
+}
+
+// SIGTERM of the active livy-sim while creates are in flight: livyha's
+// registrar releases the latch at once; PR #212 keeps it until its
+// session expires. Same targets.
+func TestDrillGracefulStopDuringCreates(t *testing.T) {
+	for _, profile := range profiles {
+		t.Run(profile, func(t *testing.T) { drillStopActive(t, profile, syscall.SIGTERM) })
+	}
+}
+
+func drillStopActive(t *testing.T, profile string, sig syscall.Signal) {
+	var outages []time.Duration
 	for run := 0; run < repeats(t); run++ {
-		r := newRig(t, zktest.Shared(t), 2*time.Second, "")
+		r := newProfileRig(t, profile, zktest.Shared(t), 2*time.Second)
 		l := r.startLoad(2, 6)
 		if !l.progress(60, 30*time.Second) {
 			t.Fatal("the load did not start")
 		}
 		w := r.watchLeader()
-		r.kill9(r.active())
+		old := r.active()
+		t0 := time.Now()
+		old.Signal(sig, 10*time.Second)
+		delete(r.sims, old.URL)
 		r.active()
-		if !l.progress(150, time.Minute) {
-			t.Fatal("the load stalled after the kill")
+		outages = append(outages, time.Since(t0))
+		if !l.progress(150, 2*time.Minute) {
+			t.Fatal("the load stalled after the stop")
 		}
 		res := l.finish(w)
-		check(t, "kill -9 of the active during creates", res)
+		check(t, fmt.Sprintf("%v of the active during creates (%s)", sig, profile), res)
 		if res.readFails != 0 || res.createFails != 0 {
 			t.Errorf("%d reads and %d creates failed", res.readFails, res.createFails)
 		}
 	}
+	t.Logf("%v (%s): the client's view on a new active after %s", sig, profile, spread(outages))
 }
