@@ -130,6 +130,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		timer     *time.Timer
 		deadline  <-chan time.Time
 		final     bool // the deadline passed: this is the last attempt
+		// backoffN counts the failed attempts since the cluster view last
+		// changed: a new view (a new active, which may still be starting:
+		// PR #212 restarts Jetty) is probed from the shortest backoff
+		// again, not from the long one the old view's failures reached.
+		backoffN int
 	)
 	defer func() {
 		if timer != nil {
@@ -257,7 +262,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// backoff. While the retry budget is spent, probes slow down to
 		// the policy's maximum backoff, so a dead cluster is not hammered
 		// but a short outage still ends in success.
-		wait := t.policy.Backoff(attempt)
+		backoffN++
+		wait := t.policy.Backoff(backoffN)
 		if !bounded && changed != nil && !t.budget.Allow() {
 			wait = max(t.policy.Max, wait)
 		}
@@ -273,6 +279,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
 		case <-changed:
 			clear(tried)
+			backoffN = 0
 		case <-timer.C:
 		case <-deadline:
 			final = true // one last attempt, then give up
