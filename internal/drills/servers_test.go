@@ -92,18 +92,21 @@ func drillStopActive(t *testing.T, profile string, sig syscall.Signal) {
 	var outages []time.Duration
 	for run := 0; run < repeats(t); run++ {
 		r := newProfileRig(t, profile, zktest.Shared(t), 2*time.Second)
-		l := r.startLoad(2, 6)
-		if !l.progress(60, 30*time.Second) {
+		l := r.startLoad(50, 10) // livyclient's HA tests' load
+		if !l.progress(300, 30*time.Second) {
 			t.Fatal("the load did not start")
 		}
 		w := r.watchLeader()
 		old := r.active()
 		t0 := time.Now()
-		old.Signal(sig, 10*time.Second)
+		if err := old.Cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
 		delete(r.sims, old.URL)
 		r.active()
 		outages = append(outages, time.Since(t0))
-		if !l.progress(150, 2*time.Minute) {
+		old.Signal(sig, 10*time.Second) // reap it
+		if !l.progress(600, 2*time.Minute) {
 			t.Fatal("the load stalled after the stop")
 		}
 		res := l.finish(w)
