@@ -323,8 +323,17 @@ type SessionsService struct{ r coll[Session, SessionList] }
 
 // Create starts an interactive session; see BatchesService.Create about
 // names.
+//
+// A field that every known server's Livy release rejects (ttl before
+// 0.8, idleTimeout before 0.9) is an error matching ErrBadRequest that
+// names the release, and nothing is sent; the release is known from the
+// servers' records (livyha's layout publishes it; SNAPSHOT builds and
+// other layouts are left to the server).
 func (s *SessionsService) Create(ctx context.Context, req *CreateSessionRequest) (*Session, error) {
 	r := *req
+	if err := s.r.c.checkSessionFields(&r); err != nil {
+		return nil, &CreateError{Name: r.Name, Err: err}
+	}
 	return s.r.create(ctx, &r.Name, &r)
 }
 
