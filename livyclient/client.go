@@ -27,8 +27,15 @@ import (
 // its latch — and the new leader then restarts Jetty and recovers every
 // session. With livyha's registrar (10 s sessions, released on a graceful
 // stop) failovers are far shorter; lower it with WithRetry.
+//
+// Backoff (full jitter) starts at 50 ms and is capped at 250 ms, so that
+// a request waiting for a server that is starting — a PR #212 leader
+// restarting Jetty, refusing connections for seconds — is answered
+// within about 250 ms of the server's port opening (a 1 s cap cost up to
+// 0.6 s more in the demo); the retry budget slows probes of a cluster
+// that stays down. The attempt limit (1000) leaves MaxElapsed the bound.
 func DefaultPolicy() retry.Policy {
-	return retry.Policy{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: 200, MaxElapsed: 75 * time.Second}
+	return retry.Policy{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond, Multiplier: 2, MaxAttempts: 1000, MaxElapsed: 75 * time.Second}
 }
 
 // Client is a Livy REST client over the HA Transport.

@@ -4,10 +4,16 @@
 // through livyclient as an application would: it starts an interactive
 // session, runs statements and submits a batch, kill -9s the active server
 // in the middle, later stops the next active gracefully, and prints a
-// timeline with the outage a client observed each time. It stops every
-// process it started, also on Ctrl-C or error.
+// timeline with the outage a client observed each time, next to the
+// servers' own failover time (when the cluster view named a new active).
+// It stops every process it started, also on Ctrl-C or error.
 //
-//	go run ./examples/failover --sim bin/livy-sim --find bin/livy-find
+// --profile pr212 runs the same against servers that behave as Livy PR
+// #212 does (a Curator latch found through the livy.conf they write; the
+// latch kept on SIGTERM; a restart window on takeover; recovering
+// sessions), with Curator's session capped to --session-timeout.
+//
+//	go run ./examples/failover --sim bin/livy-sim --find bin/livy-find [--profile pr212]
 package main
 
 import (
@@ -17,9 +23,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,10 +44,15 @@ func main() {
 	sim := flag.String("sim", "bin/livy-sim", "path of the livy-sim binary")
 	find := flag.String("find", "bin/livy-find", "path of the livy-find binary")
 	st := flag.Duration("session-timeout", 2*time.Second, "ZooKeeper session timeout of the servers")
+	profile := flag.String("profile", "livyha", "server profile: livyha or pr212")
 	flag.Parse()
+	if *profile != "livyha" && *profile != "pr212" {
+		fmt.Fprintln(os.Stderr, "failover: --profile is livyha or pr212")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *sim, *find, *st); err != nil {
+	if err := run(ctx, *sim, *find, *st, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "failover:", err)
 		stop()
 		os.Exit(1)
@@ -58,8 +73,49 @@ type sim struct {
 
 func (p *sim) stop(sig syscall.Signal) { p.Signal(sig, 5*time.Second) }
 
-func startSim(ctx context.Context, bin, connect string, id int, st time.Duration) (*sim, error) {
-	cmd := exec.Command(bin, "--zk", connect, "--id", fmt.Sprint(id), "--session-timeout", st.String(), "--step", "200ms")
+// simArgs are livy-sim's arguments for server i (0-based) of profile.
+func simArgs(profile, connect, conf string, port, i int, st time.Duration) []string {
+	common := []string{"--zk", connect, "--session-timeout", st.String(), "--step", "200ms"}
+	if profile == "livyha" {
+		return append(common, "--id", fmt.Sprint(i+1))
+	}
+	// PR #212: every server on one port (livy.server.port), its own
+	// host; the first writes the livy.conf the others and the client read.
+	return append(common, "--profile", "pr212", "--livy-conf", conf, "--ha-server-ids", "a,b,c",
+		"--ha-server-hostnames", strings.Join(pr212Hosts, ","), "--ha-id", string(rune('a'+i)),
+		"--listen", fmt.Sprintf("%s:%d", pr212Hosts[i], port), "--restart-window", "1s")
+}
+
+var pr212Hosts = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
+
+// freePort returns a port free on every PR #212 host.
+func freePort() (int, error) {
+	for range 50 {
+		ln, err := net.Listen("tcp", pr212Hosts[0]+":0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ok := true
+		for _, h := range pr212Hosts[1:] {
+			l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", h, port))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		ln.Close()
+		if ok {
+			return port, nil
+		}
+	}
+	return 0, errors.New("no port free on all PR #212 hosts")
+}
+
+func startSim(ctx context.Context, bin string, args []string) (*sim, error) {
+	id := strings.Join(args, " ")
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -87,10 +143,10 @@ func startSim(ctx context.Context, bin, connect string, id int, st time.Duration
 	case p.url = <-urlc:
 		return p, nil
 	case <-p.Exited():
-		return nil, fmt.Errorf("livy-sim %d exited before listening", id)
+		return nil, fmt.Errorf("livy-sim %s exited before listening", id)
 	case <-time.After(30 * time.Second):
 		p.stop(syscall.SIGKILL)
-		return nil, fmt.Errorf("livy-sim %d did not start", id)
+		return nil, fmt.Errorf("livy-sim %s did not start", id)
 	case <-ctx.Done():
 		p.stop(syscall.SIGKILL)
 		return nil, ctx.Err()
@@ -152,7 +208,7 @@ func (p *prober) outage(ctx context.Context) time.Duration {
 	return p.first.Sub(p.since)
 }
 
-func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
+func run(ctx context.Context, simBin, findBin string, st time.Duration, profile string) error {
 	say("starting a 3-node ZooKeeper ensemble on loopback ...")
 	zkc, err := zktest.StartCluster(ctx, zktest.Config{Nodes: 3})
 	if err != nil {
@@ -162,22 +218,37 @@ func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
 	connect := zkc.ConnectString()
 	say("ZooKeeper up: %s", connect)
 
-	sims := map[int]*sim{}
+	sims := map[string]*sim{} // by URL
 	defer func() {
 		for _, p := range sims {
 			p.stop(syscall.SIGKILL)
 		}
 	}()
-	for id := 1; id <= 3; id++ {
-		p, err := startSim(ctx, simBin, connect, id, st)
+	var conf string
+	var port int
+	target, findTarget := connect, []string{"--zk", connect}
+	if profile == "pr212" {
+		dir, err := os.MkdirTemp("", "failover-pr212")
 		if err != nil {
 			return err
 		}
-		sims[id] = p
-		say("livy-sim %d up at %s", id, p.url)
+		defer os.RemoveAll(dir)
+		conf = filepath.Join(dir, "livy.conf")
+		if port, err = freePort(); err != nil {
+			return err
+		}
+		target, findTarget = "livy-conf://"+conf, []string{"--livy-conf", conf}
+	}
+	for i := 0; i < 3; i++ {
+		p, err := startSim(ctx, simBin, simArgs(profile, connect, conf, port, i, st))
+		if err != nil {
+			return err
+		}
+		sims[p.url] = p
+		say("livy-sim %d (%s profile) up at %s", i+1, profile, p.url)
 	}
 
-	r, err := discovery.NewResolver(connect)
+	r, err := discovery.NewResolver(target)
 	if err != nil {
 		return err
 	}
@@ -191,7 +262,7 @@ func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
 		return err
 	}
 	livyFind := func(args ...string) {
-		out, err := exec.CommandContext(ctx, findBin, append([]string{"--zk", connect}, args...)...).CombinedOutput()
+		out, err := exec.CommandContext(ctx, findBin, append(slices.Clone(findTarget), args...)...).CombinedOutput()
 		say("$ livy-find %s\n%s", strings.Join(args, " "), indent(string(out)))
 		if err != nil {
 			say("livy-find: %v", err)
@@ -248,16 +319,18 @@ func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
 	if err != nil {
 		return err
 	}
-	say("kill -9 of the active server, livy-sim %d (%s); ZooKeeper expires its session after %s", old.ID, old.URL, st)
+	say("kill -9 of the active server %s (%s); ZooKeeper expires its session after %s", old.Name, old.URL, st)
+	view := viewChange(r, old.URL)
 	pr.mark()
-	sims[old.ID].stop(syscall.SIGKILL)
+	sims[old.URL].stop(syscall.SIGKILL)
 	if err := runStmt("20 + 22"); err != nil { // blocks through the failover
 		return err
 	}
 	killOutage := pr.outage(ctx)
+	killView := view()
 	now, _ := active()
-	say("client-observed outage after kill -9: %v (target: session timeout %v + 250ms); active is now livy-sim %d",
-		killOutage.Round(time.Millisecond), st, now.ID)
+	say("client-observed outage after kill -9: %v; servers' failover (a new active serving) %v (target: session timeout %v + 250ms); active is now %s",
+		killOutage.Round(time.Millisecond), killView.Round(time.Millisecond), st, now.Name)
 
 	done, err := c.Batches.Wait(ctx, batch.ID)
 	if err != nil {
@@ -272,27 +345,63 @@ func run(ctx context.Context, simBin, findBin string, st time.Duration) error {
 	livyFind("servers")
 
 	// Graceful stop of the new active.
-	say("SIGTERM to the active server, livy-sim %d", now.ID)
+	say("SIGTERM to the active server %s", now.Name)
+	view = viewChange(r, now.URL)
 	pr.mark()
-	sims[now.ID].stop(syscall.SIGTERM)
+	go sims[now.URL].stop(syscall.SIGTERM)
 	if err := runStmt("6 * 7"); err != nil {
 		return err
 	}
 	termOutage := pr.outage(ctx)
+	termView := view()
 	last, _ := active()
-	say("client-observed outage after SIGTERM: %v (target: 250ms); active is now livy-sim %d",
-		termOutage.Round(time.Millisecond), last.ID)
+	say("client-observed outage after SIGTERM: %v; servers' failover %v (target: 250ms; PR #212 keeps its latch until the session expires); active is now %s",
+		termOutage.Round(time.Millisecond), termView.Round(time.Millisecond), last.Name)
 	livyFind("servers", "--format", "json")
 	if err := c.Sessions.Delete(ctx, sess.ID); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	say("summary: outage kill -9 %v, SIGTERM %v; every request succeeded",
-		killOutage.Round(time.Millisecond), termOutage.Round(time.Millisecond))
+	say("summary (%s): outage kill -9 %v (servers %v), SIGTERM %v (servers %v); every request succeeded", profile,
+		killOutage.Round(time.Millisecond), killView.Round(time.Millisecond), termOutage.Round(time.Millisecond), termView.Round(time.Millisecond))
 	if ctx.Err() != nil {
 		return errors.New("interrupted")
 	}
 	say("done; stopping every process")
 	return nil
+}
+
+// viewChange starts timing the servers' own failover: the returned
+// function waits until the resolver names an active other than old and
+// that server itself answers GET /version with 200 (a PR #212 server
+// restarts Jetty after winning the latch), and returns how long after the
+// call that was.
+func viewChange(r *discovery.Resolver, old string) func() time.Duration {
+	t0 := time.Now()
+	res := make(chan time.Duration, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	go func() {
+		defer cancel()
+		for snap := range r.Subscribe(ctx) {
+			srv, err := snap.Active()
+			if err != nil || srv.URL == old {
+				continue
+			}
+			hc := &http.Client{Timeout: time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			for ctx.Err() == nil {
+				resp, err := hc.Get(srv.URL + "/version")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						res <- time.Since(t0)
+						return
+					}
+				}
+				time.Sleep(10 * time.Millisecond) // a closed port sends no event: poll it
+			}
+		}
+		res <- -1
+	}()
+	return func() time.Duration { return <-res }
 }
 
 func deref(s *string) string {
