@@ -2,10 +2,12 @@ package drills
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -116,4 +118,40 @@ func drillStopActive(t *testing.T, profile string, sig syscall.Signal) {
 		}
 	}
 	t.Logf("%v (%s): the client's view on a new active after %s", sig, profile, spread(outages))
+}
+
+// Upstream Livy without HA (the stock profile: recovery from the ZooKeeper
+// state store) is killed (kill -9) under load and started again on the
+// same address, as a supervisor would: requests wait through the restart
+// (a static list of one server), recovered jobs are found, nothing is
+// duplicated. Reported: the restart as the client saw it.
+func TestDrillStockRestart(t *testing.T) {
+	var outages []time.Duration
+	for run := 0; run < repeats(t); run++ {
+		zk := zktest.Shared(t)
+		root := fmt.Sprintf("/drill%d", rootSeq.Add(1))
+		port := testutil.FreePortOn(t, "127.0.0.1")
+		args := []string{"--profile", "stock", "--zk", zk.ConnectString(), "--root", root, "--step", "20ms",
+			"--listen", fmt.Sprintf("127.0.0.1:%d", port)}
+		s := testutil.StartSim(t, args...)
+		r := startRig(t, zk, 2*time.Second, map[string]*testutil.Sim{s.URL: s}, root, "static://"+strings.TrimPrefix(s.URL, "http://"))
+		l := r.startLoad(8, 2)
+		if !l.progress(100, 30*time.Second) {
+			t.Fatal("the load did not start")
+		}
+		t0 := time.Now()
+		r.kill9(s)
+		s = testutil.StartSim(t, args...) // the supervisor's restart
+		r.sims[s.URL] = s
+		outages = append(outages, time.Since(t0))
+		if !l.progress(200, time.Minute) {
+			t.Fatal("the load stalled after the restart")
+		}
+		res := l.finish(nil)
+		check(t, "kill -9 and restart of a stock Livy", res)
+		if res.readFails != 0 {
+			t.Errorf("%d reads failed", res.readFails)
+		}
+	}
+	t.Logf("stock Livy killed and restarted: serving again after %s", spread(outages))
 }
