@@ -47,6 +47,7 @@ type Client struct {
 	hc             *http.Client
 	transport      *Transport
 	owned          *discovery.Resolver // built from WithTarget; closed by Close
+	ownBase        bool                // the base RoundTripper is the client's own: Close closes its idle connections
 	generatedNames bool
 	pollInterval   time.Duration
 	log            *slog.Logger
@@ -224,7 +225,9 @@ func New(opts ...Option) (*Client, error) {
 	if base == nil {
 		base = http.DefaultTransport.(*http.Transport).Clone()
 	}
+	given := base
 	base, err := o.tls.transport(base, custom)
+	ownBase := !custom || base != given // a clone is ours to close
 	if err != nil {
 		if owned != nil {
 			_ = owned.Close()
@@ -243,7 +246,7 @@ func New(opts ...Option) (*Client, error) {
 	// The transport answers redirects itself; anything else (Livy's 302 on
 	// GET /) is returned as is.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &Client{hc: hc, transport: t, owned: owned, generatedNames: o.generatedNames, pollInterval: o.pollInterval, log: o.log}
+	c := &Client{hc: hc, transport: t, owned: owned, ownBase: ownBase, generatedNames: o.generatedNames, pollInterval: o.pollInterval, log: o.log}
 	c.Sessions = &SessionsService{r: coll[Session, SessionList]{c: c, name: "sessions"}}
 	c.Statements = &StatementsService{c: c}
 	c.Batches = &BatchesService{r: coll[Batch, BatchList]{c: c, name: "batches"}}
@@ -251,13 +254,17 @@ func New(opts ...Option) (*Client, error) {
 }
 
 // Close releases what the client started: the resolver of WithTarget,
-// and the goroutine that watches the cluster view for in-flight requests
-// (so call it also for a client built with WithResolver, before or after
-// closing the resolver). Requests still work after Close, without being
-// moved when the view changes.
+// the goroutine that watches the cluster view for in-flight requests (so
+// call it also for a client built with WithResolver, before or after
+// closing the resolver), and the idle keep-alive connections of the
+// transport it made (not of one given with WithHTTPClient). Requests
+// still work after Close, without being moved when the view changes.
 func (c *Client) Close() error {
 	if rc, ok := c.transport.cluster.(*resolverCluster); ok {
 		rc.stop()
+	}
+	if ic, ok := c.transport.base.(interface{ CloseIdleConnections() }); ok && c.ownBase {
+		ic.CloseIdleConnections()
 	}
 	if c.owned != nil {
 		return c.owned.Close()

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/livyha/livyha/livyclient"
 	"github.com/livyha/livyha/livytest"
@@ -58,5 +61,37 @@ func TestCreateJSONAndRequestEditor(t *testing.T) {
 		if _, err := c.Sessions.CreateJSON(context.Background(), []byte(bad)); !errors.Is(err, livyclient.ErrBadRequest) {
 			t.Errorf("CreateJSON(%s): %v, want ErrBadRequest", bad, err)
 		}
+	}
+}
+
+// Close closes the idle connections of the transport the client made.
+func TestCloseClosesIdleConnections(t *testing.T) {
+	closed := make(chan struct{}, 16)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"version":"0.9.0-incubating"}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := livyclient.New(livyclient.WithEndpoints(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Version(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for len(closed) > 0 { // the static list's own probe connections
+		<-closed
+	}
+	c.Close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close left the keep-alive connection open")
 	}
 }
