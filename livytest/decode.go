@@ -38,6 +38,7 @@ const (
 	classBatch       = "org.apache.livy.server.batch.CreateBatchRequest"
 	classInteractive = "org.apache.livy.server.interactive.CreateInteractiveRequest"
 	classExecute     = "org.apache.livy.ExecuteRequest"
+	classCompletion  = "org.apache.livy.CompletionRequest"
 )
 
 var (
@@ -51,6 +52,9 @@ var (
 		"driverCores", "executorMemory", "executorCores", "numExecutors", "archives", "queue",
 		"name", "conf", "heartbeatTimeoutInSecond", "ttl", "idleTimeout"}
 	executeFields = []string{"code", "kind"}
+	// CompletionRequest(code: String, kind: String, cursor: Int)
+	// (msgs.scala@0.9:63; the same in 0.7 and 0.8).
+	completionFields = []string{"code", "kind", "cursor"}
 )
 
 type jsonField struct {
@@ -444,6 +448,37 @@ func parseCreateInteractive(body []byte, known []string) (*createInteractiveRequ
 }
 
 // executeRequest is Livy's ExecuteRequest(code, kind).
+type completionRequest struct {
+	Code, Kind *string
+	Cursor     int
+}
+
+func parseCompletion(body []byte) (*completionRequest, *apiError) {
+	fields, aerr := readObject(body, classCompletion, completionFields)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if fields == nil {
+		return nil, errNPE
+	}
+	req := &completionRequest{}
+	b := &binder{class: classCompletion}
+	for _, f := range fields {
+		switch f.name {
+		case "code":
+			b.optString(f, &req.Code)
+		case "kind":
+			b.optString(f, &req.Kind)
+		case "cursor":
+			b.primInt(f, &req.Cursor)
+		}
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return req, nil
+}
+
 type executeRequest struct {
 	Code *string
 	Kind *string

@@ -257,6 +257,10 @@ func (c *call) sessions(typ string, segs []string) {
 		allowed, handle = []string{http.MethodGet}, func() { c.getStatement(id, rest[1]) }
 	case typ == typeInteractive && len(rest) == 3 && rest[0] == "statements" && rest[2] == "cancel":
 		allowed, handle = []string{http.MethodPost}, func() { c.cancelStatement(id, rest[1]) }
+	case typ == typeInteractive && len(rest) == 1 && rest[0] == "completion":
+		// In every release (InteractiveSessionServlet.scala@0.7:138-143,
+		// @0.8:158-163, @0.9:182-187).
+		allowed, handle = []string{http.MethodPost}, func() { c.completion(id) }
 	default:
 		c.notFound()
 		return
@@ -265,6 +269,15 @@ func (c *call) sessions(typ string, segs []string) {
 		return
 	}
 	if c.redirectToOwner(typ, id) {
+		return
+	}
+	if aerr := c.deniedDoAs(); aerr != nil && !(len(rest) == 1 && rest[0] == "state") {
+		// Every route but …/state checks the effective user once it has
+		// found the session (doWithSession, clientSessionView): 404 first.
+		if _, ferr := c.s.lookup(typ, id); ferr != nil {
+			aerr = ferr
+		}
+		c.fail(aerr)
 		return
 	}
 	handle()

@@ -636,13 +636,7 @@ type statementView struct {
 // fails here as it would against Livy.
 type javaDouble float64
 
-func (d javaDouble) MarshalJSON() ([]byte, error) {
-	s := strconv.FormatFloat(float64(d), 'f', -1, 64)
-	if !strings.ContainsAny(s, ".eE") {
-		s += ".0"
-	}
-	return []byte(s), nil
-}
+func (d javaDouble) MarshalJSON() ([]byte, error) { return []byte(javaDoubleString(float64(d))), nil }
 
 // lastLines is what session views embed: the last 10 log lines.
 func lastLines(lines []string) []string {
@@ -705,6 +699,16 @@ func (r *interactiveRecord) statementViews(now time.Time, step time.Duration) []
 		case "available":
 			if r.Sim.lc && aborts(st.Code) {
 				v.Output = interpreterDied(st.ID)
+			} else if st.Kind == "pyspark" && hasMagic(st.Code) {
+				// Variables the session's earlier pyspark statements bound
+				// (statements run one at a time, so those are done).
+				var prior []string
+				for j := range i {
+					if p := r.Sim.Statements[j]; p.Kind == "pyspark" && stmtStateAt(tl[j], now) == "available" {
+						prior = append(prior, p.Code)
+					}
+				}
+				v.Output = evaluatePython(prior, st.Code, st.ID)
 			} else {
 				v.Output = evaluate(st.Code, st.Kind, st.ID)
 			}

@@ -128,6 +128,23 @@ type Config struct {
 	// CSRF enables livy.server.csrf-protection: methods other than GET,
 	// HEAD and OPTIONS need an X-Requested-By header.
 	CSRF bool
+	// Impersonation is livy.impersonation.enabled (default false): a
+	// create's proxyUser — the doAs query parameter if there is one, else
+	// the body's proxyUser — must be the authenticated user or the user
+	// must be one of SuperUsers (every request passes when none is
+	// authenticated), else 403 "User '<user>' not allowed to impersonate
+	// 'Some(<target>)'."; the job's proxyUser is that target, or the
+	// owner. A doAs that is not allowed also makes every request that
+	// checks access (views, lists with something in them, logs,
+	// statements, completion, DELETE; not …/state) answer 403
+	// (SessionServlet.scala@0.9:168-190,213-237; AccessManager.scala@0.9:
+	// 73-80,108-127; BatchSession.scala@0.9:66;
+	// InteractiveSession.scala@0.9:95; the views' effectiveUser,
+	// InteractiveSessionServlet.scala@0.9:79-86; the same in 0.7 and 0.8). Without it proxyUser and doAs are
+	// ignored and every view's proxyUser is null, as in Livy.
+	Impersonation bool
+	// SuperUsers is livy.superusers ("*": everyone).
+	SuperUsers []string
 	// Thrift is an optional host:port published in the server record.
 	Thrift string
 	// ThriftTransport ("binary" or "http"; empty: unknown/binary) and

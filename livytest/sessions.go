@@ -122,6 +122,16 @@ func (s *Server) sessionsOf(typ string) ([]record, error) {
 // knows: all digits → by id, otherwise by name (Livy's doWithSession).
 // In active-active mode it reads the store.
 func (s *Server) find(typ, idOrName string) (record, *apiError) {
+	r, aerr := s.lookup(typ, idOrName)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.heartbeat(typ, r.sessionID())
+	return r, nil
+}
+
+// lookup is find without the heartbeat.
+func (s *Server) lookup(typ, idOrName string) (record, *apiError) {
 	notFound := errMsg(http.StatusNotFound, "Session '%s' not found.", idOrName)
 	var (
 		r   record
@@ -148,8 +158,70 @@ func (s *Server) find(typ, idOrName string) (record, *apiError) {
 	if r == nil {
 		return nil, notFound
 	}
-	s.heartbeat(typ, r.sessionID())
 	return r, nil
+}
+
+// ---- impersonation (Config.Impersonation) ----
+
+// doAs is SessionServlet.impersonatedUser: request.getParameter("doAs").
+func (c *call) doAs() *string {
+	if vs := c.r.URL.Query()["doAs"]; len(vs) > 0 {
+		return &vs[0]
+	}
+	return nil
+}
+
+// superAccess is AccessManager.hasSuperAccess(target, remote user):
+// the user itself, a superuser, or no authenticated user at all
+// (checkSuperUser(null) is true, AccessManager.scala@0.9:73-80).
+func (c *call) superAccess(target string) bool {
+	if c.user == nil {
+		return true
+	}
+	su := c.s.cfg.SuperUsers
+	return *c.user == target || slices.Contains(su, "*") || slices.Contains(su, *c.user)
+}
+
+func (c *call) notAllowed(target string) *apiError {
+	user := "null"
+	if c.user != nil {
+		user = *c.user
+	}
+	return errMsg(http.StatusForbidden, "User '%s' not allowed to impersonate 'Some(%s)'.", user, target)
+}
+
+// deniedDoAs is the AccessControlException of effectiveUser for a doAs
+// the user may not impersonate (nil when allowed, absent, or with
+// impersonation off).
+func (c *call) deniedDoAs() *apiError {
+	if !c.s.cfg.Impersonation {
+		return nil
+	}
+	if t := c.doAs(); t != nil && !c.superAccess(*t) {
+		return c.notAllowed(*t)
+	}
+	return nil
+}
+
+// proxyUserFor is a create's accessManager.checkImpersonation(
+// proxyUser(request, body), owner): doAs wins over the body's proxyUser;
+// with impersonation on, the job runs as that target or else as the
+// owner; off, proxyUser is None (AccessManager.scala@0.9:108-120).
+func (c *call) proxyUserFor(body *string) (*string, *apiError) {
+	if !c.s.cfg.Impersonation {
+		return nil, nil
+	}
+	t := c.doAs()
+	if t == nil {
+		t = body
+	}
+	if t == nil {
+		return c.user, nil
+	}
+	if !c.superAccess(*t) {
+		return nil, c.notAllowed(*t)
+	}
+	return t, nil
 }
 
 func idString(id int) string { return strconv.Itoa(id) }
@@ -315,6 +387,11 @@ func (c *call) list(typ string) {
 			}
 			now := time.Now()
 			lo, hi := clamp(len(all), from, from+size)
+			if aerr := c.deniedDoAs(); aerr != nil && lo < hi {
+				// Each view checks the effective user (clientSessionView).
+				c.fail(aerr)
+				return
+			}
 			out := listView{From: from, Total: len(all), Sessions: []any{}}
 			for _, r := range all[lo:hi] {
 				out.Sessions = append(out.Sessions, c.s.view(r, now))
@@ -532,6 +609,11 @@ func (c *call) createBatch() {
 		c.fail(storeError(err))
 		return
 	}
+	proxyUser, aerr := c.proxyUserFor(req.ProxyUser) // BatchSession.scala@0.9:66
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
 	if aerr := c.checkName(typeBatch, req.Name, id); aerr != nil {
 		c.fail(aerr)
 		return
@@ -539,7 +621,7 @@ func (c *call) createBatch() {
 	now := time.Now()
 	rec := &batchRecord{
 		ID: id, Name: req.Name, AppTag: fmt.Sprintf("livy-batch-%d-%s", id, randomAlnum(8)),
-		Owner: c.user, Version: 1,
+		Owner: c.user, ProxyUser: proxyUser, Version: 1,
 		Sim: batchSim{simMeta: s.meta(now), ClassName: req.ClassName, Args: orEmpty(req.Args)},
 	}
 	if req.File == nil {
@@ -590,6 +672,11 @@ func (c *call) createInteractive() {
 			}
 		}
 	}
+	proxyUser, aerr := c.proxyUserFor(req.ProxyUser) // InteractiveSession.scala@0.9:95
+	if aerr != nil {
+		c.fail(aerr)
+		return
+	}
 	if aerr := c.checkName(typeInteractive, req.Name, id); aerr != nil {
 		c.fail(aerr)
 		return
@@ -602,7 +689,7 @@ func (c *call) createInteractive() {
 	rsc := fmt.Sprintf("rsc://127.0.0.1:0/livytest-%d", id)
 	rec := &interactiveRecord{
 		ID: id, Name: req.Name, AppTag: fmt.Sprintf("livy-session-%d-%s", id, randomAlnum(8)),
-		Kind: req.Kind, HeartbeatTimeoutS: req.HeartbeatTimeoutInSecond, Owner: c.user,
+		Kind: req.Kind, HeartbeatTimeoutS: req.HeartbeatTimeoutInSecond, Owner: c.user, ProxyUser: proxyUser,
 		TTL: req.TTL, IdleTimeout: req.IdleTimeout,
 		DriverMemory: req.DriverMemory, DriverCores: req.DriverCores,
 		ExecutorMemory: req.ExecutorMemory, ExecutorCores: req.ExecutorCores,
@@ -636,9 +723,14 @@ func notRunning(state string) *apiError {
 // rpcError is how an exception thrown in the Livy driver reaches the REST
 // client: a 500 whose body is the ExecutionException's toString.
 func rpcError(exception string) *apiError {
+	return rpcErrorAt("org.apache.livy.repl.Session.execute(Session.scala)", exception)
+}
+
+// rpcErrorAt is rpcError for an exception thrown at frame.
+func rpcErrorAt(frame, exception string) *apiError {
 	return errString(http.StatusInternalServerError,
 		"java.util.concurrent.ExecutionException: org.apache.livy.rsc.rpc.RpcException: "+exception+
-			"\n\tat org.apache.livy.repl.Session.execute(Session.scala)")
+			"\n\tat "+frame)
 }
 
 func (c *call) findInteractive(idOrName string) (*interactiveRecord, *apiError) {
