@@ -177,7 +177,13 @@ type coll[T, L any] struct {
 	name string // "batches" or "sessions"
 }
 
-func (r coll[T, L]) path(id int) string { return "/" + r.name + "/" + strconv.Itoa(id) }
+// path is the path of one batch or session: key is its id, or its name
+// escaped (Livy accepts either; SessionServlet.scala@0.9:216-223).
+func (r coll[T, L]) path(key string) string { return "/" + r.name + "/" + key }
+
+func idKey(id int) string { return strconv.Itoa(id) }
+
+func nameKey(name string) string { return url.PathEscape(name) }
 
 func (r coll[T, L]) create(ctx context.Context, name *string, in any) (*T, error) {
 	if *name == "" && r.c.generatedNames {
@@ -221,7 +227,7 @@ func (r coll[T, L]) createJSON(ctx context.Context, body []byte) (json.RawMessag
 
 func (r coll[T, L]) get(ctx context.Context, key string) (*T, error) {
 	var out T
-	if err := r.c.do(ctx, http.MethodGet, "/"+r.name+"/"+key, nil, &out); err != nil {
+	if err := r.c.do(ctx, http.MethodGet, r.path(key), nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -235,31 +241,31 @@ func (r coll[T, L]) list(ctx context.Context, opts *ListOptions) (*L, error) {
 	return &out, nil
 }
 
-func (r coll[T, L]) state(ctx context.Context, id int) (SessionState, error) {
+func (r coll[T, L]) state(ctx context.Context, key string) (SessionState, error) {
 	var st State
-	if err := r.c.do(ctx, http.MethodGet, r.path(id)+"/state", nil, &st); err != nil {
+	if err := r.c.do(ctx, http.MethodGet, r.path(key)+"/state", nil, &st); err != nil {
 		return "", err
 	}
 	return st.State, nil
 }
 
-func (r coll[T, L]) log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
+func (r coll[T, L]) log(ctx context.Context, key string, opts *LogOptions) (*Log, error) {
 	var l Log
-	if err := r.c.do(ctx, http.MethodGet, r.path(id)+"/log"+logQuery(opts), nil, &l); err != nil {
+	if err := r.c.do(ctx, http.MethodGet, r.path(key)+"/log"+logQuery(opts), nil, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
 }
 
-func (r coll[T, L]) delete(ctx context.Context, id int) error {
-	return r.c.do(ctx, http.MethodDelete, r.path(id), nil, nil)
+func (r coll[T, L]) delete(ctx context.Context, key string) error {
+	return r.c.do(ctx, http.MethodDelete, r.path(key), nil, nil)
 }
 
 func (r coll[T, L]) wait(ctx context.Context, id int, until []SessionState) (*T, error) {
 	if _, err := r.c.waitState(ctx, r.name, id, until); err != nil {
 		return nil, err
 	}
-	return r.get(ctx, strconv.Itoa(id))
+	return r.get(ctx, idKey(id))
 }
 
 // BatchesService is /batches.
@@ -285,13 +291,13 @@ func (s *BatchesService) CreateJSON(ctx context.Context, body []byte) (json.RawM
 
 // Get returns batch id.
 func (s *BatchesService) Get(ctx context.Context, id int) (*Batch, error) {
-	return s.r.get(ctx, strconv.Itoa(id))
+	return s.r.get(ctx, idKey(id))
 }
 
 // GetByName returns the batch named name (Livy accepts a name in place of
 // the id).
 func (s *BatchesService) GetByName(ctx context.Context, name string) (*Batch, error) {
-	return s.r.get(ctx, url.PathEscape(name))
+	return s.r.get(ctx, nameKey(name))
 }
 
 // List returns a page of batches.
@@ -301,16 +307,16 @@ func (s *BatchesService) List(ctx context.Context, opts *ListOptions) (*BatchLis
 
 // State returns the batch's state.
 func (s *BatchesService) State(ctx context.Context, id int) (SessionState, error) {
-	return s.r.state(ctx, id)
+	return s.r.state(ctx, idKey(id))
 }
 
 // Log returns log lines of the batch.
 func (s *BatchesService) Log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
-	return s.r.log(ctx, id, opts)
+	return s.r.log(ctx, idKey(id), opts)
 }
 
 // Delete kills and deletes the batch.
-func (s *BatchesService) Delete(ctx context.Context, id int) error { return s.r.delete(ctx, id) }
+func (s *BatchesService) Delete(ctx context.Context, id int) error { return s.r.delete(ctx, idKey(id)) }
 
 // Wait polls until the batch is in one of the states until (default: any
 // finished state) and returns it.
@@ -344,12 +350,12 @@ func (s *SessionsService) CreateJSON(ctx context.Context, body []byte) (json.Raw
 
 // Get returns session id.
 func (s *SessionsService) Get(ctx context.Context, id int) (*Session, error) {
-	return s.r.get(ctx, strconv.Itoa(id))
+	return s.r.get(ctx, idKey(id))
 }
 
 // GetByName returns the session named name.
 func (s *SessionsService) GetByName(ctx context.Context, name string) (*Session, error) {
-	return s.r.get(ctx, url.PathEscape(name))
+	return s.r.get(ctx, nameKey(name))
 }
 
 // List returns a page of sessions.
@@ -359,16 +365,18 @@ func (s *SessionsService) List(ctx context.Context, opts *ListOptions) (*Session
 
 // State returns the session's state.
 func (s *SessionsService) State(ctx context.Context, id int) (SessionState, error) {
-	return s.r.state(ctx, id)
+	return s.r.state(ctx, idKey(id))
 }
 
 // Log returns log lines of the session.
 func (s *SessionsService) Log(ctx context.Context, id int, opts *LogOptions) (*Log, error) {
-	return s.r.log(ctx, id, opts)
+	return s.r.log(ctx, idKey(id), opts)
 }
 
 // Delete stops and deletes the session.
-func (s *SessionsService) Delete(ctx context.Context, id int) error { return s.r.delete(ctx, id) }
+func (s *SessionsService) Delete(ctx context.Context, id int) error {
+	return s.r.delete(ctx, idKey(id))
+}
 
 // Wait polls until the session is in one of the states until (for example
 // StateIdle) and returns it. Without states it waits for a finished state.
@@ -379,7 +387,9 @@ func (s *SessionsService) Wait(ctx context.Context, id int, until ...SessionStat
 // StatementsService is /sessions/{id}/statements.
 type StatementsService struct{ c *Client }
 
-func stmtPath(sessionID int) string { return "/sessions/" + strconv.Itoa(sessionID) + "/statements" }
+func stmtPath(sessionID int) string { return stmtPathKey(idKey(sessionID)) }
+
+func stmtPathKey(key string) string { return "/sessions/" + key + "/statements" }
 
 // Run submits code to an idle session. A statement that was sent but not
 // answered (a failover at that moment) is not repeated: the error wraps
@@ -482,20 +492,107 @@ func (c *Client) waitReady(ctx context.Context, id int, deadline time.Time) erro
 
 // Get returns one statement.
 func (s *StatementsService) Get(ctx context.Context, sessionID, statementID int) (*Statement, error) {
+	return s.get(ctx, idKey(sessionID), statementID)
+}
+
+func (s *StatementsService) get(ctx context.Context, key string, statementID int) (*Statement, error) {
 	var st Statement
-	if err := s.c.do(ctx, http.MethodGet, stmtPath(sessionID)+"/"+strconv.Itoa(statementID), nil, &st); err != nil {
+	if err := s.c.do(ctx, http.MethodGet, stmtPathKey(key)+"/"+strconv.Itoa(statementID), nil, &st); err != nil {
 		return nil, err
 	}
 	return &st, nil
 }
 
-// List returns the session's statements.
+// List returns all the session's statements, oldest first.
 func (s *StatementsService) List(ctx context.Context, sessionID int) (*StatementList, error) {
+	return s.list(ctx, idKey(sessionID), nil)
+}
+
+// ListWithOptions returns a page of the session's statements: opts.From
+// and opts.Size select it, after opts.Desc has reversed the list (newest
+// first). Livy 0.7 (and PR #212, on 0.7's servlets) ignores order=desc
+// and pages the list oldest first; see StatementListOptions.
+func (s *StatementsService) ListWithOptions(ctx context.Context, sessionID int, opts *StatementListOptions) (*StatementList, error) {
+	return s.list(ctx, idKey(sessionID), opts)
+}
+
+func (s *StatementsService) list(ctx context.Context, key string, opts *StatementListOptions) (*StatementList, error) {
 	var l StatementList
-	if err := s.c.do(ctx, http.MethodGet, stmtPath(sessionID), nil, &l); err != nil {
+	if err := s.c.do(ctx, http.MethodGet, stmtPathKey(key)+opts.query(), nil, &l); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// StatementListOptions page GET /sessions/{id}/statements
+// (InteractiveSessionServlet.scala@0.9:144-160). Livy's defaults: from 0,
+// size all of them, oldest first. The page is the list's slice [From,
+// From+Size): a From past the end gives an empty page, total_statements
+// still counts every statement.
+type StatementListOptions struct {
+	From int // first statement of the page (0: the first); sent when > 0
+	Size int // page size (0: Livy's default, all); sent when > 0
+	// Desc sends order=desc: the list is reversed, newest first, before
+	// it is paged (Livy 0.8 and later, @0.8:120-135). Livy 0.7 and PR
+	// #212 ignore the parameter (@0.7:105-116): the page is then taken
+	// oldest first, and no error says so.
+	Desc bool
+}
+
+func (o *StatementListOptions) query() string {
+	if o == nil {
+		return ""
+	}
+	q := url.Values{}
+	if o.From > 0 {
+		q.Set("from", strconv.Itoa(o.From))
+	}
+	if o.Size > 0 {
+		q.Set("size", strconv.Itoa(o.Size))
+	}
+	if o.Desc {
+		q.Set("order", "desc")
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
+}
+
+// CompletionRequest is the body of POST /sessions/{id}/completion (Livy's
+// CompletionRequest, msgs.scala@0.9:63; the same in 0.7 and 0.8).
+type CompletionRequest struct {
+	Code string `json:"code"`
+	// Kind is the interpreter to ask: spark (scala), pyspark (python),
+	// sparkr (r) or sql. Livy requires it, whatever the session's kind:
+	// without it the driver fails with "Invalid kind: null" (a 500).
+	Kind string `json:"kind,omitempty"`
+	// Cursor is the offset in Code at which to complete.
+	Cursor int `json:"cursor"`
+}
+
+// Complete asks the session's interpreter for completions of req.Code at
+// req.Cursor (POST /sessions/{id}/completion, in every Livy release since
+// 0.7: InteractiveSessionServlet.scala@0.7:138-143, @0.9:182-187).
+// Only the Scala interpreter (kind spark) has a completer; the others
+// answer no candidates (repl/Interpreter.scala@0.9:50-51). Like a
+// statement, it needs a running session: a starting or recovering one
+// answers 500 "java.lang.IllegalStateException: Session is in state …",
+// which Complete returns (it does not wait, unlike Run). A completion has
+// no effect but the session's activity time, yet it is a POST: a request
+// cut by a failover is returned as an ErrAmbiguous error, and may simply
+// be sent again.
+func (s *StatementsService) Complete(ctx context.Context, sessionID int, req *CompletionRequest) ([]string, error) {
+	var out struct {
+		Candidates []string `json:"candidates"`
+	}
+	if err := s.c.do(ctx, http.MethodPost, "/sessions/"+idKey(sessionID)+"/completion", req, &out); err != nil {
+		return nil, err
+	}
+	if out.Candidates == nil {
+		out.Candidates = []string{}
+	}
+	return out.Candidates, nil
 }
 
 // Cancel cancels a statement.
