@@ -54,17 +54,19 @@ type doAsKey struct{}
 // behalf of user (impersonation), as an authenticated superuser — a proxy,
 // a notebook server — does for its end users.
 //
-// What Livy does with it (SessionServlet.scala@0.9:168-190,
-// AccessManager.scala@0.9:100-120; the same in 0.7 and 0.8): with
-// livy.impersonation.enabled, the authenticated user must be user or one
-// of livy.superusers, else every request naming a session, and every
-// create, answers 403 "User '<them>' not allowed to impersonate
-// 'Some(<user>)'."; a created batch or session then runs as user — doAs
-// takes precedence over the request's proxyUser — and user is its view's
+// What Livy does with it (SessionServlet.scala@0.9:168-190,213-237;
+// AccessManager.scala@0.9:73-80,108-127; the same in 0.7 and 0.8): only
+// with livy.impersonation.enabled does it count. Then the authenticated
+// user must be user or one of livy.superusers (any user passes when none
+// is authenticated), else a create, and every request that checks access
+// — a view, a list with anything in it, a log, statements, completion,
+// DELETE; not GET …/state — answers 403 "User '<them>' not allowed to
+// impersonate 'Some(<user>)'."; a created batch or session runs as user —
+// doAs wins over the request's proxyUser — and user is its view's
 // proxyUser; access checks (livy.server.access-control) are made for
-// user. Without impersonation doAs is ignored, as proxyUser is (the view's
-// proxyUser stays null). An empty user removes the parameter. It composes
-// with WithRequestEditor, which runs after it.
+// user. Without impersonation Livy ignores doAs, as it ignores proxyUser
+// (the view's proxyUser stays null). An empty user removes the parameter.
+// It composes with WithRequestEditor, which runs after it.
 func WithDoAs(ctx context.Context, user string) context.Context {
 	return context.WithValue(ctx, doAsKey{}, user)
 }
