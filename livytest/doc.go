@@ -228,7 +228,22 @@
 //
 // The toy interpreter computes integer expressions ("1+1" gives
 // "res0: Int = 2" for spark), fails code containing "raise" or "throw" with
-// Livy's error output shape, and echoes anything else.
+// Livy's error output shape, and echoes anything else. A pyspark statement
+// with a magic line runs as Livy's fake_shell.py runs it: %json, %table
+// and %matplot of variables bound by literal assignments (in it or in the
+// session's earlier pyspark statements) give application/json,
+// application/vnd.livy.table.v1+json and image/png outputs (pymagic.go;
+// docs/livy-wire.md §12.4). POST /sessions/{id}/completion answers, in
+// every profile, as Livy's does, with a toy Scala completer (completion.go).
+//
+// # Impersonation
+//
+// Config.Impersonation plays livy.impersonation.enabled (with
+// Config.SuperUsers as livy.superusers): a create's proxyUser is its doAs
+// query parameter, else its body's proxyUser, else its owner, and a doAs
+// the authenticated user may not impersonate is refused with Livy's 403.
+// Without it, as in Livy, doAs and proxyUser are ignored and views say
+// "proxyUser": null.
 //
 // Recovery (at a takeover, at start, and when a session-HA server takes
 // over a reassigned session) reproduces what Livy's recovery loses:
