@@ -100,13 +100,23 @@ func listQuery(o *ListOptions) string {
 	if o == nil {
 		return ""
 	}
+	return encodeQuery(pageValues(o.From, o.Size))
+}
+
+// pageValues are from and size, each when > 0 (Livy's defaults
+// otherwise).
+func pageValues(from, size int) url.Values {
 	q := url.Values{}
-	if o.From > 0 {
-		q.Set("from", strconv.Itoa(o.From))
+	if from > 0 {
+		q.Set("from", strconv.Itoa(from))
 	}
-	if o.Size > 0 {
-		q.Set("size", strconv.Itoa(o.Size))
+	if size > 0 {
+		q.Set("size", strconv.Itoa(size))
 	}
+	return q
+}
+
+func encodeQuery(q url.Values) string {
 	if len(q) == 0 {
 		return ""
 	}
@@ -124,10 +134,7 @@ func logQuery(o *LogOptions) string {
 	if o.Size != nil {
 		q.Set("size", strconv.Itoa(*o.Size))
 	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
+	return encodeQuery(q)
 }
 
 // poll calls get every interval until done reports true or ctx ends.
@@ -543,20 +550,11 @@ func (o *StatementListOptions) query() string {
 	if o == nil {
 		return ""
 	}
-	q := url.Values{}
-	if o.From > 0 {
-		q.Set("from", strconv.Itoa(o.From))
-	}
-	if o.Size > 0 {
-		q.Set("size", strconv.Itoa(o.Size))
-	}
+	q := pageValues(o.From, o.Size)
 	if o.Desc {
 		q.Set("order", "desc")
 	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
+	return encodeQuery(q)
 }
 
 // CompletionRequest is the body of POST /sessions/{id}/completion (Livy's

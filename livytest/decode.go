@@ -448,44 +448,39 @@ func parseCreateInteractive(body []byte, known []string) (*createInteractiveRequ
 }
 
 // executeRequest is Livy's ExecuteRequest(code, kind).
-type completionRequest struct {
-	Code, Kind *string
-	Cursor     int
-}
-
-func parseCompletion(body []byte) (*completionRequest, *apiError) {
-	fields, aerr := readObject(body, classCompletion, completionFields)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if fields == nil {
-		return nil, errNPE
-	}
-	req := &completionRequest{}
-	b := &binder{class: classCompletion}
-	for _, f := range fields {
-		switch f.name {
-		case "code":
-			b.optString(f, &req.Code)
-		case "kind":
-			b.optString(f, &req.Kind)
-		case "cursor":
-			b.primInt(f, &req.Cursor)
-		}
-	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	return req, nil
-}
-
 type executeRequest struct {
 	Code *string
 	Kind *string
 }
 
+// completionRequest is Livy's CompletionRequest(code, kind, cursor).
+type completionRequest struct {
+	executeRequest
+	Cursor int
+}
+
 func parseExecute(body []byte) (*executeRequest, *apiError) {
-	fields, aerr := readObject(body, classExecute, executeFields)
+	return parseCode(body, classExecute, executeFields, nil)
+}
+
+func parseCompletion(body []byte) (*completionRequest, *apiError) {
+	req := &completionRequest{}
+	er, aerr := parseCode(body, classCompletion, completionFields, func(b *binder, f jsonField) {
+		if f.name == "cursor" {
+			b.primInt(f, &req.Cursor)
+		}
+	})
+	if aerr != nil {
+		return nil, aerr
+	}
+	req.executeRequest = *er
+	return req, nil
+}
+
+// parseCode parses a body of Livy's with code and kind fields; more binds
+// the others.
+func parseCode(body []byte, class string, known []string, more func(*binder, jsonField)) (*executeRequest, *apiError) {
+	fields, aerr := readObject(body, class, known)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -493,13 +488,17 @@ func parseExecute(body []byte) (*executeRequest, *apiError) {
 		return nil, errNPE
 	}
 	req := &executeRequest{}
-	b := &binder{class: classExecute}
+	b := &binder{class: class}
 	for _, f := range fields {
 		switch f.name {
 		case "code":
 			b.optString(f, &req.Code)
 		case "kind":
 			b.optString(f, &req.Kind)
+		default:
+			if more != nil {
+				more(b, f)
+			}
 		}
 	}
 	if b.err != nil {
