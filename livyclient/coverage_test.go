@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/livyclient"
 	"github.com/livyha/livyha/livytest"
@@ -477,5 +480,61 @@ func TestByName(t *testing.T) {
 		if !slices.Contains(paths, want) {
 			t.Errorf("no %q among the requests %q", want, paths)
 		}
+	}
+}
+
+// In a multi-active cluster names are per server: a name handle finds
+// its batch on whichever server has it, and refuses a name two servers
+// hold (NamedBatch's doc).
+func TestByNameMultiActive(t *testing.T) {
+	// No NoLeaks: the package's shared ZooKeeper may start here.
+	connect, root, servers := cluster(t, 2, discovery.MultiActive, nil)
+	c, r := client(t, connect, root, discovery.MultiActive)
+	ctx := ctxT(t, 20*time.Second)
+	if _, err := r.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	onServer := map[int]string{} // server id → a name created there
+	for i := 0; i < 40 && len(onServer) < 2; i++ {
+		name := fmt.Sprintf("ma-%d", i)
+		b, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "/f", Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		onServer[b.ID/discovery.SessionIDBlock] = name
+		got, err := c.Batches.ByName(name).Get(ctx)
+		if err != nil || got.ID != b.ID {
+			t.Errorf("batch %d by name: %v, %v", b.ID, got, err)
+		}
+		if _, err := c.Batches.ByName(name).State(ctx); err != nil {
+			t.Errorf("batch %d state by name: %v", b.ID, err)
+		}
+	}
+	if len(onServer) < 2 {
+		t.Fatalf("40 creates never landed on both servers: %v", onServer)
+	}
+	if _, err := c.Batches.ByName("nowhere").Log(ctx, nil); !errors.Is(err, livyclient.ErrNotFound) {
+		t.Errorf("a name no server has: %v, want ErrNotFound", err)
+	}
+	// The same name on both servers (each checks only its own): refused.
+	for _, s := range servers {
+		res, err := http.Post(s.URL()+"/batches", "application/json", strings.NewReader(`{"file":"/f","name":"twice"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("create on %s: %d", s.URL(), res.StatusCode)
+		}
+	}
+	if err := c.Batches.ByName("twice").Delete(ctx); !errors.Is(err, livyclient.ErrConflict) {
+		t.Errorf("delete of a name two servers hold: %v, want ErrConflict", err)
+	}
+	name := onServer[2]
+	if err := c.Batches.ByName(name).Delete(ctx); err != nil {
+		t.Errorf("delete by name on server 2: %v", err)
+	}
+	if _, err := c.Batches.ByName(name).Get(ctx); !errors.Is(err, livyclient.ErrNotFound) {
+		t.Errorf("after the delete: %v, want ErrNotFound", err)
 	}
 }
