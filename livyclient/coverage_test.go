@@ -502,7 +502,7 @@ func TestByNameMultiActive(t *testing.T) {
 			t.Fatal(err)
 		}
 		onServer[b.ID/discovery.SessionIDBlock] = name
-		got, err := c.Batches.ByName(name).Get(ctx)
+		got, err := c.Batches.GetByName(ctx, name)
 		if err != nil || got.ID != b.ID {
 			t.Errorf("batch %d by name: %v, %v", b.ID, got, err)
 		}

@@ -302,9 +302,9 @@ func (s *BatchesService) Get(ctx context.Context, id int) (*Batch, error) {
 }
 
 // GetByName returns the batch named name (Livy accepts a name in place of
-// the id).
+// the id); it is ByName(name).Get, routed as NamedBatch says.
 func (s *BatchesService) GetByName(ctx context.Context, name string) (*Batch, error) {
-	return s.r.get(ctx, nameKey(name))
+	return s.ByName(name).Get(ctx)
 }
 
 // List returns a page of batches.
@@ -360,9 +360,10 @@ func (s *SessionsService) Get(ctx context.Context, id int) (*Session, error) {
 	return s.r.get(ctx, idKey(id))
 }
 
-// GetByName returns the session named name.
+// GetByName returns the session named name; it is ByName(name).Get,
+// routed as NamedBatch says.
 func (s *SessionsService) GetByName(ctx context.Context, name string) (*Session, error) {
-	return s.r.get(ctx, nameKey(name))
+	return s.ByName(name).Get(ctx)
 }
 
 // List returns a page of sessions.
