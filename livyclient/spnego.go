@@ -54,10 +54,15 @@ const (
 	// KerberosConfig: krb5.conf, the keytab, the credential cache or the
 	// principal name cannot be used.
 	KerberosConfig
+	// KerberosServerNotAuthenticated: WithMutualAuth, and the server did
+	// not prove it holds the key of its service principal (no, or a
+	// wrong, AP-REP in its answer's WWW-Authenticate: Negotiate).
+	KerberosServerNotAuthenticated
 )
 
 var reasonNames = [...]string{"other", "no credentials", "expired", "no keytab entry", "unknown server principal",
-	"unknown client principal", "bad credentials", "clock skew", "KDC unreachable", "configuration"}
+	"unknown client principal", "bad credentials", "clock skew", "KDC unreachable", "configuration",
+	"server not authenticated"}
 
 func (r KerberosReason) String() string {
 	if r >= 0 && int(r) < len(reasonNames) {
@@ -111,6 +116,7 @@ type SPNEGOOption func(*spnegoOptions)
 
 type spnegoOptions struct {
 	krb5Conf string
+	mutual   bool
 }
 
 // WithKrb5Conf reads the Kerberos configuration from path instead of
@@ -156,6 +162,9 @@ type SPNEGO struct {
 	tgtEnd time.Time // fromCCache: end of the TGT loaded
 	ccMod  time.Time // fromCCache: modification time of the file loaded
 	closed bool
+
+	mutual  bool       // WithMutualAuth
+	pending pendingAPs // WithMutualAuth: the tokens sent, by Authorization value
 }
 
 var _ Authenticator = (*SPNEGO)(nil)
@@ -184,7 +193,7 @@ func newSPNEGO(kind credKind, opts []SPNEGOOption) (*SPNEGO, error) {
 		return nil, &KerberosError{Reason: KerberosConfig, what: "cannot read the Kerberos configuration " + path,
 			Fix: "set KRB5_CONFIG or use WithKrb5Conf", Err: err}
 	}
-	return &SPNEGO{conf: conf, confPath: path, kind: kind}, nil
+	return &SPNEGO{conf: conf, confPath: path, kind: kind, mutual: o.mutual}, nil
 }
 
 // splitPrincipal parses "name[@REALM]" (name may be "svc/host"); the
@@ -400,8 +409,12 @@ func (s *SPNEGO) Authenticate(req *http.Request, hostport string) error {
 	if err != nil {
 		return s.classify(err, spn)
 	}
-	if _, _, err := s.cl.GetServiceTicket(spn); err != nil {
+	tkt, key, err := s.cl.GetServiceTicket(spn)
+	if err != nil {
 		return s.classify(err, spn)
+	}
+	if s.mutual {
+		return s.setMutualHeader(req, spn, tkt, key)
 	}
 	if err := spnego.SetSPNEGOHeader(s.cl, req, spn); err != nil {
 		return s.classify(err, spn)

@@ -382,6 +382,14 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 		if resp.Request == nil { // some RoundTrippers leave it unset
 			resp.Request = out
 		}
+		if rc, ok := t.auth.(ResponseChecker); ok {
+			// Mutual authentication: an answer from a server that cannot
+			// prove who it is is not used.
+			if err := rc.CheckResponse(out, resp); err != nil {
+				drain(resp)
+				return nil, &AuthError{Server: hostPort(target), Err: err}
+			}
+		}
 		if resp.StatusCode == http.StatusUnauthorized && t.auth != nil && !renegotiated && negotiates(resp) {
 			// A SPNEGO server refused this hop's token (e.g. a replay
 			// after a clock hiccup): one more try with a fresh token for

@@ -37,6 +37,7 @@ const (
 //	--keytab PATH             (env LIVY_KEYTAB) Kerberos SPNEGO, logging in with
 //	--principal P             (env LIVY_PRINCIPAL) this principal's key from the keytab
 //	--krb5-conf PATH          krb5.conf (default $KRB5_CONFIG, else /etc/krb5.conf)
+//	--mutual-auth             SPNEGO with livyclient.WithMutualAuth
 //
 // Secrets never appear in flags' values, errors or output: passwords and
 // tokens come from files or the environment, and errors name only the
@@ -47,6 +48,7 @@ type AuthFlags struct {
 	tokenAlias                *string
 	spnego, ccache            *bool
 	keytab, principal, krb5   *string
+	mutual                    *bool
 }
 
 // AuthUsage is the flags' lines for a usage text.
@@ -60,6 +62,8 @@ const AuthUsage = `authentication to the Livy servers (at most one method; flags
   --keytab PATH             Kerberos SPNEGO logging in with a keytab (env ` + EnvKeytab + `), as --principal P
                             (env ` + EnvPrincipal + `)
   --krb5-conf PATH          Kerberos configuration (default $KRB5_CONFIG, else /etc/krb5.conf)
+  --mutual-auth             SPNEGO: require each server to prove its identity (an AP-REP, as
+                            requests-kerberos's REQUIRED); an answer without that proof is refused
 `
 
 // NewAuthFlags defines the authentication flags on fs.
@@ -75,6 +79,7 @@ func NewAuthFlags(fs *flag.FlagSet) *AuthFlags {
 		keytab:       fs.String("keytab", "", "Kerberos SPNEGO with the key of --principal in keytab `PATH` (env "+EnvKeytab+")"),
 		principal:    fs.String("principal", "", "Kerberos client `PRINCIPAL` for --keytab (env "+EnvPrincipal+")"),
 		krb5:         fs.String("krb5-conf", "", "Kerberos configuration `PATH` (default $KRB5_CONFIG, else /etc/krb5.conf)"),
+		mutual:       fs.Bool("mutual-auth", false, "SPNEGO: require each server to prove its identity"),
 	}
 }
 
@@ -133,10 +138,16 @@ func (f *AuthFlags) Authenticator(getenv func(string) string) (livyclient.Authen
 	if principal != "" && keytab == "" {
 		return nil, nop, Usagef("%s needs --keytab PATH (or $%s)", principalFrom, EnvKeytab)
 	}
+	if *f.mutual && keytab == "" && !spnego {
+		return nil, nop, Usagef("--mutual-auth is for SPNEGO: give --spnego or --keytab")
+	}
 
 	var kopts []livyclient.SPNEGOOption
 	if krb5 != "" {
 		kopts = append(kopts, livyclient.WithKrb5Conf(krb5))
+	}
+	if *f.mutual {
+		kopts = append(kopts, livyclient.WithMutualAuth())
 	}
 	switch {
 	case user != "":

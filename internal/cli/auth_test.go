@@ -53,6 +53,7 @@ func TestAuthFlags(t *testing.T) {
 		{name: "two lines", args: []string{"--user", "a", "--password-file", two}, bad: "more than one line"},
 		{name: "missing file", args: []string{"--bearer-token-file", filepath.Join(dir, "nope")}, bad: "no such file"},
 		{name: "bad spnego env", env: map[string]string{EnvSPNEGO: "maybe"}, bad: "bad $LIVY_SPNEGO"},
+		{name: "mutual without spnego", args: []string{"--mutual-auth", "--user", "a", "--password-file", pw}, bad: "--mutual-auth is for SPNEGO"},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		f := NewAuthFlags(fs)
