@@ -97,7 +97,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		timeout = DefaultSessionTimeout
 	}
 	// Small buffers that grow to what the session meets (bufSizer).
-	s.bufs = &bufSizer{recvLimit: initialRecvBuffer, wait: timeout, log: cfg.log}
+	s.bufs = &bufSizer{recvLimit: maxRecvBuffer, wait: timeout, log: cfg.log}
 	s.bufs.sendSize.Store(initialSendBuffer)
 	opts = append(opts, s.bufs.attach)
 	// Every connection bounds the handshake, so a frozen server costs a
@@ -504,30 +504,37 @@ func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 //     ErrConnectionClosed. There is no way to ask for a small buffer that
 //     may grow: the one option is both its size and its limit.
 //
-// So a session starts with small buffers and grows them to what it meets:
-// each connection follows the length prefix of every response
-// (frameConn), and one above the receive limit raises the limit for the
-// next connection, which go-zookeeper makes at once, in the same session
-// (watches are re-armed); a request that would not fit the send buffer
-// first has the session reconnect with a larger one (zkSession.fit). A big
-// child list, record or path costs one reconnect per growth, only the
-// sessions that meet one keep big buffers, and nothing go-zookeeper would
-// have read with its defaults is refused. The options are changed only in
-// the dialer, on go-zookeeper's connect goroutine, between connections:
-// the previous connection's send and receive loops have ended, the next
-// ones have not started.
+// So a session starts with small buffers and grows them to what it meets.
+// The receive side grows in place, without a reconnect: each connection
+// follows the length prefix of every response (frameConn), on
+// go-zookeeper's own receive goroutine, and when one is larger than the
+// initial buffer it raises go-zookeeper's limit (WithMaxBufferSize, a
+// field only that goroutine reads once the connection runs) before
+// handing the prefix over, so go-zookeeper allocates a buffer of the
+// response's size instead of ending the connection. Each new connection
+// starts small again. A response above even the raised limit (64 MiB)
+// ends the connection and raises the limit for the next one, which
+// go-zookeeper makes at once, in the same session (watches are
+// re-armed). A request that would not fit the send buffer first has the
+// session reconnect with a larger one (zkSession.fit). Nothing
+// go-zookeeper would have read with its defaults is refused. The options
+// are otherwise changed only in the dialer, on go-zookeeper's connect
+// goroutine, between connections: the previous connection's send and
+// receive loops have ended, the next ones have not started.
 const (
 	// go-zookeeper splits the SetWatches it sends on reconnecting at
 	// 128 KiB; a record is at most 64 KiB (maxRecordSize).
 	initialSendBuffer = 132 << 10
-	// The receive limit is high enough that no response makes a
-	// connection end: go-zookeeper allocates min(1.5 MiB, limit) and
-	// grows the buffer in place below the limit. Growing the limit
-	// instead means a deliberate reconnect, and every reconnect with
-	// watches can hit go-zookeeper v1.0.4's lastZxid race (conn.go:614 vs
-	// :849; seen in CI); so only the send side (requests over 132 KiB,
-	// which livyha never makes) reconnects to grow.
-	initialRecvBuffer = 64 << 20
+	// The receive buffer each connection starts with (go-zookeeper
+	// allocates min(1.5 MiB, limit)): a few records or a short child
+	// list. Larger responses grow it in place (frameConn).
+	initialRecvBuffer = 32 << 10
+	// The limit a connection's receive buffer may grow to in place.
+	// Growing beyond it means a deliberate reconnect, and every
+	// reconnect with watches can hit go-zookeeper v1.0.4's lastZxid race
+	// (conn.go:614 vs :849; seen in CI), so it is far above any
+	// response livyha expects (a child list of 20 000 nodes is ~760 KB).
+	maxRecvBuffer = 64 << 20
 )
 
 // bufSizer sizes one session's go-zookeeper buffers.
@@ -536,7 +543,7 @@ type bufSizer struct {
 	wait time.Duration
 	log  *slog.Logger
 
-	recvLimit int          // WithMaxBufferSize; only the connect goroutine uses it
+	recvLimit int          // the receive limit a connection may grow to; only the connect goroutine uses it
 	sendSize  atomic.Int64 // WithMaxConnBufferSize; set by the connect goroutine
 
 	recvNeed atomic.Int64 // the largest response a connection could not read
@@ -550,7 +557,7 @@ type bufSizer struct {
 // func(*zk.Conn)): it applies the initial sizes.
 func (b *bufSizer) attach(c *zk.Conn) {
 	b.conn = c
-	zk.WithMaxBufferSize(b.recvLimit)(c)
+	zk.WithMaxBufferSize(initialRecvBuffer)(c)
 	zk.WithMaxConnBufferSize(int(b.sendSize.Load()))(c)
 }
 
@@ -560,9 +567,11 @@ func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration)
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		if n := int(b.recvNeed.Load()); n > b.recvLimit {
 			b.recvLimit = pow2AtLeast(n)
-			zk.WithMaxBufferSize(b.recvLimit)(b.conn)
 			b.log.Debug("discovery: ZooKeeper receive limit raised", "response", n, "limit", b.recvLimit)
 		}
+		// Each connection starts with a small receive buffer; frameConn
+		// raises the limit when a larger response arrives.
+		zk.WithMaxBufferSize(initialRecvBuffer)(b.conn)
 		if n := b.sendNeed.Load(); n > b.sendSize.Load() {
 			size := pow2AtLeast(int(n))
 			zk.WithMaxConnBufferSize(size)(b.conn)
@@ -573,7 +582,7 @@ func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration)
 		if err != nil {
 			return nil, err
 		}
-		fc := &frameConn{Conn: c, limit: b.recvLimit, need: &b.recvNeed}
+		fc := &frameConn{Conn: c, zc: b.conn, limit: initialRecvBuffer, max: b.recvLimit, need: &b.recvNeed}
 		b.mu.Lock()
 		b.cur = fc
 		b.mu.Unlock()
@@ -631,12 +640,17 @@ func aclSize(acl []zk.ACL) int {
 	return n
 }
 
-// frameConn follows the length prefix of each response on a connection
-// and notes in need the largest one above limit (which go-zookeeper will
-// refuse, ending the connection).
+// frameConn follows the length prefix of each response on a connection.
+// One above go-zookeeper's current limit raises that limit to max before
+// go-zookeeper sees the prefix (Read runs on the goroutine that reads the
+// limit), so go-zookeeper grows its receive buffer in place; one above max
+// is noted in need (go-zookeeper will refuse it, ending the connection,
+// and the dialer raises max for the next one).
 type frameConn struct {
 	net.Conn
-	limit int
+	zc    *zk.Conn
+	limit int // go-zookeeper's limit on this connection
+	max   int // what limit may be raised to on this connection
 	need  *atomic.Int64
 	hdr   [4]byte
 	hdrN  int
@@ -660,7 +674,14 @@ func (c *frameConn) Read(p []byte) (int, error) {
 		if c.hdrN == 4 {
 			c.hdrN = 0
 			c.body = int(binary.BigEndian.Uint32(c.hdr[:]))
-			if c.body > c.limit {
+			switch {
+			case c.body <= c.limit:
+			case c.body <= c.max:
+				// go-zookeeper reads WithMaxBufferSize's field on this
+				// goroutine, after this Read returns the prefix.
+				zk.WithMaxBufferSize(c.max)(c.zc)
+				c.limit = c.max
+			default:
 				atomicMax(c.need, int64(c.body))
 			}
 		}
