@@ -600,26 +600,39 @@ func (s *zkSource) refresh() error {
 	// deletes nodes in both, but their watch events arrive one at a time.
 	// A place whose watch is still armed is listed without a new watch.
 	// If a watch fires while we read (a transaction landed between the
-	// two lists), the reads may mix two moments: read again. ZooKeeper
-	// delivers a watch event before the answer to any later read, so a
-	// change that our reads saw half of has fired by then.
+	// two lists), the reads may mix two moments: read again (what did not
+	// change is cached). ZooKeeper delivers a watch event before the
+	// answer to any later read, so a change that our reads saw half of
+	// has fired by then.
+	//
+	// The places are read at once, each listed and then its children
+	// read (ZooKeeper answers one session's requests in order, so the
+	// check after all of them holds as for one request after the other).
+	reads := make([]zkRead, len(s.specs))
 	for try := 0; ; try++ {
-		for _, sp := range s.specs {
-			switch sp.spec.kind {
-			case specNode:
+		err := s.eachSpec(func(i int, sp *specState) error {
+			if sp.spec.kind == specNode {
 				if err := s.readNode(sp); err != nil {
 					return err
 				}
-			default:
-				kids, err := s.list(sp)
-				if err != nil {
-					return err
-				}
-				sp.kids = kids
-				if sp.spec.kind == specLatch {
-					sp.kids = layout.SortLatchChildren(kids)
-				}
+				reads[i] = *sp.node
+				return nil
 			}
+			kids, err := s.list(sp)
+			if err != nil {
+				return err
+			}
+			sp.kids = kids
+			if sp.spec.kind == specLatch {
+				sp.kids = layout.SortLatchChildren(kids)
+				reads[i], err = s.readLatch(sp)
+			} else {
+				reads[i], err = s.readDir(sp)
+			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if !s.fired() {
 			break
@@ -628,23 +641,33 @@ func (s *zkSource) refresh() error {
 			return errors.New("ZooKeeper directories keep changing; will read again")
 		}
 	}
-	reads := make([]zkRead, len(s.specs))
-	for i, sp := range s.specs {
-		var err error
-		switch sp.spec.kind {
-		case specNode:
-			reads[i] = *sp.node
-		case specDir:
-			reads[i], err = s.readDir(sp)
-		case specLatch:
-			reads[i], err = s.readLatch(sp)
-		}
+	s.lastReads = reads
+	s.publishReads(reads)
+	return nil
+}
+
+// eachSpec runs f for every place at once (each touches only its own
+// specState) and returns the first place's error first.
+func (s *zkSource) eachSpec(f func(int, *specState) error) error {
+	if len(s.specs) == 1 {
+		return f(0, s.specs[0])
+	}
+	errs := make([]error, len(s.specs))
+	var wg sync.WaitGroup
+	for i, sp := range s.specs[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i+1] = f(i+1, sp)
+		}()
+	}
+	errs[0] = f(0, s.specs[0])
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
 	}
-	s.lastReads = reads
-	s.publishReads(reads)
 	return nil
 }
 
