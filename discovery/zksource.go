@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,13 +88,25 @@ type zkLayout interface {
 }
 
 type specState struct {
-	spec    zkSpec
-	armed   bool
-	w       <-chan zk.Event
-	kids    []string
-	cache   map[string]dirEntry // specDir: parsed children; specLatch: data of read children (val = []byte)
-	watched map[string]bool     // specDir: children with a pending data watch
-	node    *zkRead             // specNode: the cached reading
+	spec  zkSpec
+	armed bool
+	w     <-chan zk.Event
+	kids  []string
+	// specDir: the children read (parsed); children rejected by their
+	// name alone are not kept, their name says it again. specLatch: the
+	// data of read children (val = []byte).
+	cache map[string]cacheEntry
+	node  *zkRead // specNode: the cached reading
+}
+
+// cacheEntry is a child as read (its name is the key).
+type cacheEntry struct {
+	val   any
+	err   error
+	owner int64 // the session owning the node, if ephemeral
+	// watched: a data watch on the child is pending (so a re-read sets
+	// none); stale: to be read again (a forced refresh).
+	watched, stale bool
 }
 
 // zkSource is a Source over one ZooKeeper layout.
@@ -113,7 +126,7 @@ type zkSource struct {
 	specs     []*specState
 	force     bool
 	settled   bool
-	lastReads []zkRead      // the last consistent reading, for republish
+	lastReads []zkRead      // the last consistent reading, for republish (a specDir's entries are rebuilt from kids and cache)
 	bump      chan struct{} // republish from lastReads (no ZooKeeper request)
 	closers   []func()      // run on Close (owner table)
 	onExpiry  []func()      // run when the session expired
@@ -138,7 +151,7 @@ func newZKSource(cs ConnectString, lay zkLayout, cfg config) (*zkSource, error) 
 		poke: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		bump: make(chan struct{}, 1), evWake: make(chan struct{}, 1)}
 	for _, sp := range lay.specs() {
-		s.specs = append(s.specs, &specState{spec: sp, cache: make(map[string]dirEntry), watched: make(map[string]bool)})
+		s.specs = append(s.specs, &specState{spec: sp, cache: make(map[string]cacheEntry)})
 	}
 	if len(s.specs) == 0 || len(s.specs) > 2 {
 		sess.Close()
@@ -398,7 +411,7 @@ func (s *zkSource) run() {
 			dirty = true
 		case <-s.bump:
 			if s.lastReads != nil && !dirty {
-				s.publishReads(s.lastReads)
+				s.publishReads(s.lastReading())
 			}
 		case <-retryC:
 			retryC = nil
@@ -418,7 +431,6 @@ func (s *zkSource) reset() {
 	for _, sp := range s.specs {
 		sp.armed, sp.w, sp.node = false, nil, nil
 		clear(sp.cache)
-		clear(sp.watched)
 	}
 }
 
@@ -465,9 +477,7 @@ func (s *zkSource) handle(ev watchEvent) {
 			sp.armed = false
 			sp.node = nil
 		case strings.HasPrefix(p, sp.spec.path+"/"):
-			name := p[len(sp.spec.path)+1:]
-			delete(sp.cache, name)
-			delete(sp.watched, name)
+			delete(sp.cache, p[len(sp.spec.path)+1:]) // and the watch has fired
 		}
 	}
 }
@@ -588,9 +598,18 @@ func (s *zkSource) refresh() error {
 			return s.zkErr("sync", p, err)
 		}
 		for _, sp := range s.specs {
-			clear(sp.cache)
-			if sp.spec.kind == specNode && sp.node != nil {
-				sp.armed = false // re-read; the pending watch stays
+			switch sp.spec.kind {
+			case specDir:
+				for name, e := range sp.cache {
+					e.stale = true // re-read; a pending watch stays
+					sp.cache[name] = e
+				}
+			case specLatch:
+				clear(sp.cache)
+			case specNode:
+				if sp.node != nil {
+					sp.armed = false // re-read; the pending watch stays
+				}
 			}
 		}
 		s.force = false
@@ -641,9 +660,28 @@ func (s *zkSource) refresh() error {
 			return errors.New("ZooKeeper directories keep changing; will read again")
 		}
 	}
-	s.lastReads = reads
 	s.publishReads(reads)
+	// Kept without the specDir entries, which lastReading rebuilds.
+	s.lastReads = slices.Clone(reads)
+	for i, sp := range s.specs {
+		if sp.spec.kind == specDir {
+			s.lastReads[i].entries = nil
+		}
+	}
 	return nil
+}
+
+// lastReading is the last consistent reading (lastReads, with the
+// entries of each specDir rebuilt: what its kids and cache hold did not
+// change since, or a refresh is pending).
+func (s *zkSource) lastReading() []zkRead {
+	reads := slices.Clone(s.lastReads)
+	for i, sp := range s.specs {
+		if sp.spec.kind == specDir {
+			reads[i].entries = dirEntries(sp)
+		}
+	}
+	return reads
 }
 
 // eachSpec runs f for every place at once (each touches only its own
@@ -671,46 +709,59 @@ func (s *zkSource) eachSpec(f func(int, *specState) error) error {
 	return nil
 }
 
-// readDir reads (with a data watch) the accepted children that are not
-// cached.
-func (s *zkSource) readDir(sp *specState) (zkRead, error) {
-	out := zkRead{path: sp.spec.path, entries: make([]dirEntry, 0, len(sp.kids))}
-	present := make(map[string]bool, len(sp.kids))
-	// First pass: what is cached or rejected by name; the rest is read
-	// below, several requests in flight at once (go-zookeeper pipelines
-	// concurrent requests on its one connection).
-	type job struct {
-		name string
-		slot int
+// accepted reports whether a specDir's child is read, and else the
+// reason it is a problem ("" when it is ignored).
+func accepted(sp *specState, name string) (bool, string) {
+	if sp.spec.accept == nil {
+		return true, ""
 	}
-	var jobs []job
-	rejected := make(map[string]error) // one error per distinct reason
+	return sp.spec.accept(name)
+}
+
+// dirEntries returns a specDir's children as read, in listing order: the
+// cached ones, and those rejected by name (one error per distinct
+// reason). An accepted child not cached (it vanished while read) is left
+// out, as are ignored ones.
+func dirEntries(sp *specState) []dirEntry {
+	out := make([]dirEntry, 0, len(sp.kids))
+	var rejected map[string]error
 	for _, name := range sp.kids {
-		present[name] = true
-		e, ok := sp.cache[name]
-		if !ok {
-			accepted, reason := true, ""
-			if sp.spec.accept != nil {
-				accepted, reason = sp.spec.accept(name)
+		if e, ok := sp.cache[name]; ok {
+			if !e.stale {
+				out = append(out, dirEntry{name: name, val: e.val, err: e.err, owner: e.owner})
 			}
-			switch {
-			case !accepted && reason == "":
-				continue
-			case !accepted:
-				err, seen := rejected[reason]
-				if !seen {
-					err = errors.New(reason)
-					rejected[reason] = err
-				}
-				e = dirEntry{name: name, err: err}
-				sp.cache[name] = e
-			default:
-				jobs = append(jobs, job{name: name, slot: len(out.entries)})
-				out.entries = append(out.entries, dirEntry{name: name})
-				continue
-			}
+			continue
 		}
-		out.entries = append(out.entries, e)
+		ok, reason := accepted(sp, name)
+		if ok || reason == "" {
+			continue
+		}
+		err, seen := rejected[reason]
+		if !seen {
+			if rejected == nil {
+				rejected = make(map[string]error)
+			}
+			err = errors.New(reason)
+			rejected[reason] = err
+		}
+		out = append(out, dirEntry{name: name, err: err})
+	}
+	return out
+}
+
+// readDir reads (with a data watch) the accepted children that are not
+// cached, several requests in flight at once (go-zookeeper pipelines
+// concurrent requests on its one connection), and forgets the children
+// that are gone. Its reading's entries are dirEntries.
+func (s *zkSource) readDir(sp *specState) (zkRead, error) {
+	var jobs []string
+	for _, name := range sp.kids {
+		if e, ok := sp.cache[name]; ok && !e.stale {
+			continue
+		}
+		if ok, _ := accepted(sp, name); ok {
+			jobs = append(jobs, name)
+		}
 	}
 	type result struct {
 		data    []byte
@@ -720,11 +771,12 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 	}
 	results := make([]result, len(jobs))
 	read := func(k int) {
-		name := jobs[k].name
+		name := jobs[k]
 		p := layout.JoinPath(sp.spec.path, name)
 		r := &results[k]
-		if sp.watched[name] {
+		if sp.cache[name].watched {
 			r.data, r.st, r.err = s.sess.Get(p)
+			r.watched = true
 		} else {
 			// The watch's event comes through onWatch; its channel
 			// (buffered, closed after one event) is left unread.
@@ -751,57 +803,51 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 		wg.Wait()
 	}
 	var failed error
-	gone := make(map[int]bool)
-	for k, jb := range jobs {
+	for k, name := range jobs {
 		r := results[k]
-		if r.watched {
-			sp.watched[jb.name] = true
-		}
-		e := dirEntry{name: jb.name}
+		e := cacheEntry{watched: r.watched}
 		if r.st != nil {
 			e.owner = r.st.EphemeralOwner
 		}
 		switch {
 		case errors.Is(r.err, zk.ErrNoNode):
-			gone[jb.slot] = true // vanished; the children watch fires
+			// Vanished; the children watch fires. A pending data watch
+			// stays noted (stale) until its event.
+			if old, ok := sp.cache[name]; ok {
+				old.stale = true
+				sp.cache[name] = old
+			}
 			continue
 		case errors.Is(r.err, zk.ErrNoAuth):
 			e.err = errNotReadable
 		case r.err != nil:
 			if failed == nil {
-				failed = s.zkErr("read", layout.JoinPath(sp.spec.path, jb.name), r.err)
+				failed = s.zkErr("read", layout.JoinPath(sp.spec.path, name), r.err)
 			}
 			continue
 		case len(r.data) > maxRecordSize:
 			e.err = fmt.Errorf("record is %d bytes (more than %d): not a server record", len(r.data), maxRecordSize)
 		default:
-			e.val, e.err = sp.spec.parse(jb.name, r.data)
+			e.val, e.err = sp.spec.parse(name, r.data)
 		}
-		sp.cache[jb.name] = e
-		out.entries[jb.slot] = e
+		sp.cache[name] = e
 	}
+	out := zkRead{path: sp.spec.path}
 	if failed != nil {
 		return out, failed
 	}
-	if len(gone) > 0 {
-		kept := out.entries[:0]
-		for k, e := range out.entries {
-			if !gone[k] {
-				kept = append(kept, e)
+	if len(sp.cache) > 0 {
+		present := make(map[string]bool, len(sp.kids))
+		for _, name := range sp.kids {
+			present[name] = true
+		}
+		for name := range sp.cache {
+			if !present[name] {
+				delete(sp.cache, name) // its deletion event ends a pending watch
 			}
 		}
-		out.entries = kept
 	}
-	for name := range sp.cache {
-		if !present[name] {
-			delete(sp.cache, name)
-		}
-	}
-	for name := range sp.watched {
-		if !present[name] {
-			delete(sp.watched, name) // its deletion event ends the watch
-		}
-	}
+	out.entries = dirEntries(sp)
 	return out, nil
 }
 
@@ -832,7 +878,7 @@ func (s *zkSource) readLatch(sp *specState) (zkRead, error) {
 			if data == nil {
 				data = []byte{}
 			}
-			e = dirEntry{name: name, val: data, owner: st.EphemeralOwner}
+			e = cacheEntry{val: data, owner: st.EphemeralOwner}
 			sp.cache[name] = e
 		}
 		out.leaderNode, out.leaderData, out.leaderOwner = name, e.val.([]byte), e.owner
