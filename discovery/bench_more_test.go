@@ -327,7 +327,8 @@ func BenchmarkMemoryPerResolver(b *testing.B) {
 
 // A session's go-zookeeper buffers start small (bufSizer, zkconn.go) and
 // grow, in the same session, to what it meets: here a 1 MB record (a
-// response above the receive limit) and a record whose name is about
+// response above the initial receive buffer, read on the same
+// connection) and a record whose name is about
 // 132 KiB (requests above the send buffer, a child list above the receive
 // limit). TestTwentyThousandChildren covers a
 // child list of about 760 KB.
@@ -345,10 +346,25 @@ func TestZKBuffersGrow(t *testing.T) {
 		t.Fatalf("send buffer %d, want %d", got, initialSendBuffer)
 	}
 
+	dials := func() int {
+		sess.bufs.mu.Lock()
+		defer sess.bufs.mu.Unlock()
+		return sess.bufs.dials
+	}
+	conns := dials()
+
 	raw := rawConn(t, connect)
 	dir := root + "/servers/"
 	if _, err := raw.Create(dir+"serverUri=127.0.0.1:9;version=1;sequence=0000000900", make([]byte, 1_000_000), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
+	}
+	// The 1 MB response (above the initial receive buffer) grows
+	// go-zookeeper's buffer in place: same connection.
+	waitFor(t, r, 20*time.Second, "the 1 MB record a problem", func(s *Snapshot) bool {
+		return slices.ContainsFunc(s.Problems, func(p Problem) bool { return strings.Contains(p.Reason, "1000000 bytes") })
+	})
+	if got := dials(); got != conns {
+		t.Fatalf("reading a 1 MB record took %d new connections, want 0", got-conns)
 	}
 	// A path that, in a read request, would end exactly at the end of the
 	// initial send buffer (go-zookeeper panics on that one; see bufSizer).

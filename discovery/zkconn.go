@@ -549,8 +549,9 @@ type bufSizer struct {
 	recvNeed atomic.Int64 // the largest response a connection could not read
 	sendNeed atomic.Int64 // the largest request waiting for a larger send buffer
 
-	mu  sync.Mutex
-	cur net.Conn // the latest connection
+	mu    sync.Mutex
+	cur   net.Conn // the latest connection
+	dials int      // connections made (tests)
 }
 
 // attach is a zk.Connect option (go-zookeeper's option type is a
@@ -585,6 +586,7 @@ func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration)
 		fc := &frameConn{Conn: c, zc: b.conn, limit: initialRecvBuffer, max: b.recvLimit, need: &b.recvNeed}
 		b.mu.Lock()
 		b.cur = fc
+		b.dials++
 		b.mu.Unlock()
 		return fc, nil
 	}
