@@ -37,12 +37,13 @@ bench:
 # of the demo per profile (livyha, PR #212; kill -9 with a 2s ZooKeeper
 # session, then SIGTERM); then, per server profile (livyha, PR #212), the
 # time until the client's view names a new active and the slowest request
-# across a kill -9 and a SIGTERM of the active under load (5 runs each).
+# across a kill -9 and a SIGTERM of the active under load, and a stock Livy
+# (no HA) killed and restarted (5 runs each).
 bench-failover: deps build
 	@for p in livyha pr212; do for i in 1 2 3 4 5; do \
 		$(GO) run ./examples/failover --sim $(BIN)/livy-sim --find $(BIN)/livy-find --profile $$p 2>/dev/null | grep summary; done; done
-	@DRILL_REPEAT=5 $(GO) test -count=1 -v -run 'TestDrill(KillActive|GracefulStop)DuringCreates' ./internal/drills/ 2>&1 | \
-		grep -E 'of the active during creates|view on a new active' | sed 's/^ *servers_test.go:[0-9]*: //'
+	@DRILL_REPEAT=5 $(GO) test -count=1 -v -run 'TestDrill((KillActive|GracefulStop)DuringCreates|StockRestart)' ./internal/drills/ 2>&1 | \
+		grep -E 'of the active during creates|view on a new active|stock Livy' | sed 's/^ *servers_test.go:[0-9]*: //'
 
 # The reliability drills (internal/drills), each repeated DRILL_REPEAT
 # times (default 5), with what each measured. make test runs each once.
