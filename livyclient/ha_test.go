@@ -243,6 +243,21 @@ func TestNoDuplicateAfterCommitWithoutAnswer(t *testing.T) {
 	})
 	c, _ := client(t, connect, root, discovery.ActivePassive)
 	ctx := ctxT(t, 10*time.Second)
+	createdOnce(t, ctx, c, servers[0], &aborted)
+
+	// Without a name the outcome cannot be checked: the caller is told.
+	aborted.Store(false)
+	c2, _ := client(t, connect, root, discovery.ActivePassive, livyclient.WithGeneratedNames(false))
+	if _, err := c2.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "/pi.py"}); !errors.Is(err, livyclient.ErrAmbiguous) {
+		t.Fatalf("unnamed ambiguous create = %v", err)
+	}
+}
+
+// createdOnce creates a batch through c while the seam of srv cuts the
+// first create's answer after its commit (aborted is set then), and checks
+// that exactly one POST reached srv and exactly one batch exists.
+func createdOnce(t *testing.T, ctx context.Context, c *livyclient.Client, srv *livytest.Server, aborted *atomic.Bool) {
+	t.Helper()
 	b, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "/pi.py"})
 	if err != nil {
 		t.Fatal(err)
@@ -255,20 +270,13 @@ func TestNoDuplicateAfterCommitWithoutAnswer(t *testing.T) {
 		t.Fatalf("batches = %+v, %v", list, err)
 	}
 	posts := 0
-	for _, r := range servers[0].Requests() {
+	for _, r := range srv.Requests() {
 		if r.Method == http.MethodPost && r.Path == "/batches" {
 			posts++
 		}
 	}
 	if posts != 1 {
 		t.Fatalf("%d POST /batches reached the server", posts)
-	}
-
-	// Without a name the outcome cannot be checked: the caller is told.
-	aborted.Store(false)
-	c2, _ := client(t, connect, root, discovery.ActivePassive, livyclient.WithGeneratedNames(false))
-	if _, err := c2.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "/pi.py"}); !errors.Is(err, livyclient.ErrAmbiguous) {
-		t.Fatalf("unnamed ambiguous create = %v", err)
 	}
 }
 

@@ -44,24 +44,5 @@ func TestNoDuplicateAfterCommitWithoutAnswerPR212(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := ctxT(t, 20*time.Second)
-	b, err := c.Batches.Create(ctx, &livyclient.CreateBatchRequest{File: "/pi.py"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !aborted.Load() {
-		t.Fatal("the seam never fired")
-	}
-	list, err := c.Batches.List(ctx, nil)
-	if err != nil || list.Total != 1 || list.Sessions[0].ID != b.ID {
-		t.Fatalf("batches = %+v, %v", list, err)
-	}
-	posts := 0
-	for _, r := range srv.Requests() {
-		if r.Method == http.MethodPost && r.Path == "/batches" {
-			posts++
-		}
-	}
-	if posts != 1 {
-		t.Fatalf("%d POST /batches reached the server", posts)
-	}
+	createdOnce(t, ctx, c, srv, &aborted)
 }
