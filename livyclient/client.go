@@ -307,6 +307,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if rb := c.transport.requestedBy; rb != "" {
+		// Set here, on a request of our own, so that the transport need
+		// not copy the headers to add it to every hop.
+		req.Header.Set("X-Requested-By", rb)
+	}
 	editRequest(req)
 	resp, err := c.hc.Do(req)
 	if err != nil {

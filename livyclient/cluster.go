@@ -69,6 +69,9 @@ type cluster interface {
 	// still reports whether base is still the server to ask for scope sc
 	// in the current view (any live server in an active-active cluster).
 	still(base *url.URL, sc scope) bool
+	// ready reports whether picking the active server cannot wait: the
+	// cluster has a view (a resolver's first snapshot is in).
+	ready() bool
 	// view returns a context cancelled when the current view is replaced
 	// (nil: the view never changes).
 	view() context.Context
@@ -216,6 +219,8 @@ func (c *resolverCluster) done(u *url.URL) {
 
 func (c *resolverCluster) changed() <-chan struct{} { return c.loc.Changed() }
 
+func (c *resolverCluster) ready() bool { return len(c.loc.Servers()) > 0 }
+
 func (c *resolverCluster) member(u *url.URL) bool {
 	hp := hostPort(u)
 	for _, s := range c.loc.Servers() {
@@ -299,6 +304,8 @@ func (c *staticCluster) pick(_ context.Context, _ scope, tried map[string]bool) 
 }
 
 func (c *staticCluster) changed() <-chan struct{} { return nil }
+
+func (c *staticCluster) ready() bool { return true }
 
 func (c *staticCluster) member(u *url.URL) bool { return c.members[u.Scheme+"://"+hostPort(u)] }
 

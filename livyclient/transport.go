@@ -115,9 +115,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	pin, _ := ctx.Value(pinKey{}).(*url.URL)
 	start := time.Now()
 	// Finding a server (which may wait for the first snapshot) is bounded
-	// by MaxElapsed too.
+	// by MaxElapsed too — except when the active server is picked from a
+	// view that is already in, which never waits (a timer saved per
+	// request); an owner's lookup may read ZooKeeper, so it is bounded.
 	pctx := ctx
-	if t.policy.MaxElapsed > 0 {
+	if t.policy.MaxElapsed > 0 && (scope.id >= 0 || !t.cluster.ready()) {
 		var cancel context.CancelFunc
 		pctx, cancel = context.WithDeadline(ctx, start.Add(t.policy.MaxElapsed))
 		defer cancel()
