@@ -448,7 +448,11 @@ func (t *Transport) follow(ctx context.Context, req *http.Request, base *url.URL
 // host only.
 func (t *Transport) prepare(ctx context.Context, req *http.Request, target *url.URL, getBody func() (io.ReadCloser, error)) (*http.Request, error) {
 	out := req.WithContext(ctx) // shallow; headers are copied below if changed
-	if t.auth != nil || (out.Header.Get("X-Requested-By") == "" && t.requestedBy != "") {
+	// Livy's CSRF filter wants X-Requested-By on every method but GET,
+	// HEAD and OPTIONS (CsrfFilter.scala:24-47, docs/livy-wire.md §5).
+	safe := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
+	needCSRF := t.requestedBy != "" && !safe && out.Header.Get("X-Requested-By") == ""
+	if t.auth != nil || needCSRF {
 		out.Header = req.Header.Clone()
 		if out.Header == nil {
 			out.Header = make(http.Header)
@@ -465,7 +469,7 @@ func (t *Transport) prepare(ctx context.Context, req *http.Request, target *url.
 		out.Body = body
 		out.GetBody = getBody
 	}
-	if out.Header.Get("X-Requested-By") == "" && t.requestedBy != "" {
+	if needCSRF {
 		out.Header.Set("X-Requested-By", t.requestedBy)
 	}
 	if t.auth != nil {

@@ -483,3 +483,30 @@ func TestStatementWaitsForSession(t *testing.T) {
 		t.Errorf("Location %q", loc)
 	}
 }
+
+// Livy's CSRF filter refuses a POST or DELETE without X-Requested-By;
+// callers such as curl send none, so the transport adds it to those (not
+// to GETs, which the filter lets through).
+func TestCSRFHeaderAdded(t *testing.T) {
+	testutil.NoLeaks(t)
+	srv := livytest.NewServer(t, livytest.Config{CSRF: true})
+	if code, _, _ := call(t, "POST", srv.URL()+"/batches", `{"file":"x"}`); code != http.StatusBadRequest {
+		t.Fatalf("direct POST without X-Requested-By: %d, want Livy's 400", code)
+	}
+	p := startProxy(t, "--endpoints", srv.URL())
+	code, _, body := call(t, "POST", p.url+"/batches", `{"file":"x"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("POST through the proxy: %d %s", code, body)
+	}
+	var b struct{ ID int }
+	_ = json.Unmarshal([]byte(body), &b)
+	if code, _, body := call(t, "DELETE", fmt.Sprintf("%s/batches/%d", p.url, b.ID), ""); code != http.StatusOK {
+		t.Fatalf("DELETE through the proxy: %d %s", code, body)
+	}
+	for _, r := range srv.Requests() {
+		has := r.Header.Get("X-Requested-By") != ""
+		if (r.Method == "GET") == has && r.Status != http.StatusBadRequest {
+			t.Errorf("%s %s: X-Requested-By %v", r.Method, r.Path, has)
+		}
+	}
+}
