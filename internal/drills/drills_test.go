@@ -50,6 +50,11 @@ type rig struct {
 	sims map[string]*testutil.Sim
 	res  *discovery.Resolver
 	c    *livyclient.Client
+	// unfenced: PR #212's servers in a drill that can split their brain
+	// (a frozen active resumes deposed and still commits what it was
+	// serving, over ids the new leader reuses): the lost or duplicated
+	// jobs are counted instead of failed on.
+	unfenced bool
 
 	retries atomic.Int64 // failed attempts the transport retried
 }
@@ -311,17 +316,19 @@ type result struct {
 	reads, readFails     int64
 	creates, createFails int
 	duplicates           int // batches beyond one per name, or unknown to any client
+	lost                 int // batches reported created that the cluster no longer has
 	failedButExist       int // creates reported failed whose batch exists
 	maxRead              time.Duration
 	retries              int64
 	leaderChanges        []string
 	noActive             time.Duration
 	errs                 []string
+	unfenced             bool // see rig.unfenced
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("reads %d (failed %d, slowest %s), creates %d (failed %d, failed-but-exist %d), duplicates %d, retries %d, active changes %d, no active for %s",
-		r.reads, r.readFails, r.maxRead.Round(time.Millisecond), r.creates, r.createFails, r.failedButExist, r.duplicates,
+	return fmt.Sprintf("reads %d (failed %d, slowest %s), creates %d (failed %d, failed-but-exist %d), duplicates %d, lost %d, retries %d, active changes %d, no active for %s",
+		r.reads, r.readFails, r.maxRead.Round(time.Millisecond), r.creates, r.createFails, r.failedButExist, r.duplicates, r.lost,
 		r.retries, len(r.leaderChanges), r.noActive.Round(time.Millisecond))
 }
 
@@ -332,7 +339,7 @@ func (l *load) finish(w *leaderWatch) result {
 	close(l.stop)
 	l.wg.Wait()
 	res := result{reads: l.reads.Load(), readFails: l.rfail.Load(), maxRead: time.Duration(l.maxLat.Load()),
-		retries: l.r.retries.Load(), errs: l.errs}
+		retries: l.r.retries.Load(), errs: l.errs, unfenced: l.r.unfenced}
 	if w != nil {
 		res.leaderChanges, res.noActive = w.finish()
 	}
@@ -355,7 +362,7 @@ func (l *load) finish(w *leaderWatch) result {
 	for _, n := range l.created {
 		ok[n] = true
 		if seen[n] == 0 {
-			t.Errorf("batch %s was reported created but does not exist", n)
+			res.lost++
 		}
 	}
 	for _, n := range l.failed {
@@ -386,12 +393,24 @@ func spread(ds []time.Duration) string {
 }
 
 // check applies the targets every drill shares: no duplicate, no create
-// reported failed that exists.
+// reported failed that exists, no create reported done that is lost.
+// Against unfenced servers (PR #212) a split brain explains duplicates and
+// lost jobs: they are counted and logged, not failed on.
 func check(t *testing.T, name string, res result) {
 	t.Helper()
 	t.Logf("%s: %s", name, res)
 	if len(res.errs) > 0 {
 		t.Logf("%s: first errors: %s", name, strings.Join(res.errs, " | "))
+	}
+	if res.unfenced {
+		if res.duplicates+res.lost+res.failedButExist > 0 {
+			t.Logf("%s: PR #212's split brain (unfenced: the deposed active commits what it was serving after the new leader recovered the store): %d duplicates, %d created batches lost, %d failed creates that exist",
+				name, res.duplicates, res.lost, res.failedButExist)
+		}
+		return
+	}
+	if res.lost != 0 {
+		t.Errorf("%s: %d batches reported created no longer exist", name, res.lost)
 	}
 	if res.duplicates != 0 {
 		t.Errorf("%s: %d duplicate batches", name, res.duplicates)
