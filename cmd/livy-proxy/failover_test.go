@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
@@ -170,17 +171,21 @@ func testFailoverUnderLoad(t *testing.T, profile string) {
 		curlDone <- res
 	}()
 
+	// The test's own resolver on the same target says which process is
+	// the active (its snapshots are the event to wait on).
+	view, err := discovery.NewResolver(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer view.Close()
 	activeSim := func() *testutil.Sim {
 		t.Helper()
-		// The proxy's own health answer names the active server.
-		for i := 0; i < 200; i++ {
-			code, _, body := call(t, "GET", p.url+healthPath, "")
-			var h struct{ Active string }
-			_ = json.Unmarshal([]byte(body), &h)
-			if s := sims[h.Active]; code == 200 && s != nil {
-				return s
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for snap := range view.Subscribe(ctx) {
+			if srv, err := snap.Active(); err == nil && sims[srv.URL] != nil {
+				return sims[srv.URL]
 			}
-			time.Sleep(50 * time.Millisecond) // polling a health endpoint: there is no event to wait on
 		}
 		t.Fatal("no active livy-sim")
 		return nil
