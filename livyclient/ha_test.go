@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
 	"github.com/livyha/livyha/livytest"
@@ -25,7 +26,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopSims()
+	testutil.RemoveBinaries()
 	zktest.StopShared()
 	os.Exit(code)
 }

@@ -1,93 +1,16 @@
 package livyclient_test
 
 import (
-	"bufio"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
 )
-
-var sims struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
-// simBinary builds cmd/livy-sim once per test binary.
-func simBinary(t *testing.T) string {
-	t.Helper()
-	sims.once.Do(func() {
-		sims.dir, sims.err = os.MkdirTemp("", "livyclient-sim")
-		if sims.err != nil {
-			return
-		}
-		sims.bin = filepath.Join(sims.dir, "livy-sim")
-		out, err := exec.Command("go", "build", "-o", sims.bin, "../cmd/livy-sim").CombinedOutput()
-		if err != nil {
-			sims.err = err
-			t.Logf("go build: %s", out)
-		}
-	})
-	if sims.err != nil {
-		t.Fatalf("building livy-sim: %v", sims.err)
-	}
-	return sims.bin
-}
-
-func stopSims() {
-	if sims.dir != "" {
-		os.RemoveAll(sims.dir)
-	}
-}
-
-type simProc struct {
-	*zktest.Proc
-	url string
-}
-
-func startSim(t *testing.T, connect, root string, id int, st time.Duration) *simProc {
-	t.Helper()
-	cmd := exec.Command(simBinary(t), "--zk", connect, "--root", root, "--id", strconv.Itoa(id),
-		"--session-timeout", st.String(), "--step", "20ms")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	proc, err := zktest.StartProc(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &simProc{Proc: proc}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if i := strings.Index(sc.Text(), "listening on "); i >= 0 {
-				urlc <- strings.TrimSpace(sc.Text()[i+len("listening on "):])
-			}
-		}
-	}()
-	t.Cleanup(func() { p.Signal(syscall.SIGKILL, 10*time.Second) })
-	select {
-	case p.url = <-urlc:
-	case <-p.Exited():
-		t.Fatalf("livy-sim %d exited at start", id)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("livy-sim %d did not start", id)
-	}
-	return p
-}
 
 // kill -9 of the active livy-sim process under concurrent load: every read
 // succeeds, no batch is duplicated, and the outage stays within the
@@ -96,9 +19,10 @@ func TestKill9FailoverUnderLoad(t *testing.T) {
 	zkc := zktest.Shared(t)
 	root := testRoot(t)
 	const st = time.Second
-	var procs []*simProc
+	var procs []*testutil.Sim
 	for id := 1; id <= 2; id++ {
-		procs = append(procs, startSim(t, zkc.ConnectString(), root, id, st))
+		procs = append(procs, testutil.StartSim(t, "--zk", zkc.ConnectString(), "--root", root, "--id", strconv.Itoa(id),
+			"--session-timeout", st.String(), "--step", "20ms"))
 	}
 	c, r := client(t, zkc.ConnectString(), root, discovery.ActivePassive)
 	ctx := ctxT(t, 60*time.Second)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/discovery/manual"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
 	"github.com/livyha/livyha/livytest"
@@ -49,6 +50,7 @@ func TestMain(m *testing.M) {
 	tmpDir = d
 	code := m.Run()
 	os.RemoveAll(d)
+	testutil.RemoveBinaries()
 	os.Exit(code)
 }
 
@@ -370,15 +372,7 @@ func run(t *testing.T, d time.Duration, env []string, name string, args ...strin
 
 // cleanEnv is the test's environment without the variables livyha's
 // commands and programs read.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "LIVY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func cleanEnv() []string { return testutil.HermeticEnv() }
 
 // ---- flags -----------------------------------------------------------------
 
@@ -763,40 +757,13 @@ var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (\S+) thrif
 // startSim starts livy-sim as "Local cluster by hand" does, on free ports.
 func startSim(t *testing.T, zk string, id int) *sim {
 	t.Helper()
-	cmd := exec.Command(bin(t, "livy-sim"), "--zk", zk, "--id", fmt.Sprint(id),
+	p := testutil.StartSim(t, "--zk", zk, "--id", fmt.Sprint(id),
 		"--listen", "127.0.0.1:0", "--thrift", "127.0.0.1:0", "--thrift-auth", "NONE")
-	cmd.Env = cleanEnv()
-	cmd.Stderr = io.Discard
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	m := listening.FindStringSubmatch(p.Line)
+	if m == nil {
+		t.Fatalf("livy-sim %d printed %q", id, p.Line)
 	}
-	p, err := zktest.StartProc(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Signal(syscall.SIGTERM, 5*time.Second) })
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case line <- sc.Text():
-			default:
-			}
-		}
-	}()
-	select {
-	case l := <-line:
-		m := listening.FindStringSubmatch(l)
-		if m == nil {
-			t.Fatalf("livy-sim %d printed %q", id, l)
-		}
-		return &sim{Proc: p, id: id, url: m[2], thrift: m[3]}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("livy-sim %d did not register within 30s", id)
-	}
-	return nil
+	return &sim{Proc: p.Proc, id: id, url: m[2], thrift: m[3]}
 }
 
 // TestLocalCluster runs the README's programs and livy-find against three

@@ -61,6 +61,8 @@ func HermeticEnv() []string {
 type Sim struct {
 	*zktest.Proc
 	URL string
+	// Line is its listening line ("livy-sim: id=… listening on URL[ thrift=…]").
+	Line string
 }
 
 // StartSim runs livy-sim with args and waits (up to 30s) for its listening
@@ -82,13 +84,13 @@ func StartSim(t testing.TB, args ...string) *Sim {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Signal(syscall.SIGKILL, 5*time.Second) })
-	urlc := make(chan string, 1)
+	linec := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
+			if strings.Contains(sc.Text(), "listening on ") {
 				select {
-				case urlc <- strings.Fields(u)[0]:
+				case linec <- sc.Text():
 				default:
 				}
 			}
@@ -96,8 +98,9 @@ func StartSim(t testing.TB, args ...string) *Sim {
 		_, _ = io.Copy(io.Discard, out)
 	}()
 	select {
-	case u := <-urlc:
-		return &Sim{Proc: p, URL: u}
+	case l := <-linec:
+		_, u, _ := strings.Cut(l, "listening on ")
+		return &Sim{Proc: p, URL: strings.Fields(u)[0], Line: l}
 	case <-p.Exited():
 		t.Fatalf("livy-sim %q exited before listening", args)
 	case <-time.After(30 * time.Second):
