@@ -592,12 +592,10 @@ func (g *Registrar) run() {
 				dirty = true
 				if g.sess.SessionID() == l.sessionID {
 					// Same session: re-check leadership (our latch node may
-					// have been deleted meanwhile), a moment later. Right
-					// after the reconnect go-zookeeper v1.0.4 reads its
-					// lastZxid while its new receive loop writes it
-					// (conn.go:614 vs :849, upstream PR #35): an answer to
-					// us in that instant is a data race. Leadership, if
-					// given up, stays so until the check.
+					// have been deleted meanwhile), a moment later, when
+					// go-zookeeper has re-armed the watches (the request
+					// would wait at the reconnectGate until then anyway).
+					// Leadership, if given up, stays so until the check.
 					retry.Reset(reconnectSettle)
 					retryC = retry.C
 				}

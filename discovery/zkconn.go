@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -58,6 +59,10 @@ type zkSession struct {
 
 	lease *sessionLease // the session's lease as its connections tell it; nil unless asked for
 
+	// guardSID is the session in which go-zookeeper holds our sentinel
+	// watch (0: none); see reconnectGate.
+	guardSID atomic.Int64
+
 	mu      sync.Mutex
 	state   zk.State
 	notify  chan struct{} // buffered(1): some session state changed
@@ -97,7 +102,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		timeout = DefaultSessionTimeout
 	}
 	// Small buffers that grow to what the session meets (bufSizer).
-	s.bufs = &bufSizer{recvLimit: maxRecvBuffer, wait: timeout, log: cfg.log}
+	s.bufs = &bufSizer{recvLimit: maxRecvBuffer, wait: timeout, log: cfg.log, guard: &s.guardSID}
 	s.bufs.sendSize.Store(initialSendBuffer)
 	opts = append(opts, s.bufs.attach)
 	// Every connection bounds the handshake, so a frozen server costs a
@@ -137,6 +142,12 @@ func (s *zkSession) addWatchHook(f func(zk.Event)) {
 }
 
 func (s *zkSession) onEvent(ev zk.Event) {
+	if ev.Path == guardPath {
+		// Fired (someone created the node) or dropped (expiry, Close):
+		// reconnections no longer send a SetWatches for sure.
+		s.guardSID.Store(0)
+		return
+	}
 	if ev.Type != zk.EventSession {
 		if hs := s.hooks.Load(); hs != nil {
 			for _, f := range *hs {
@@ -144,6 +155,9 @@ func (s *zkSession) onEvent(ev zk.Event) {
 			}
 		}
 		return
+	}
+	if ev.State == zk.StateExpired {
+		s.guardSID.Store(0)
 	}
 	s.mu.Lock()
 	s.state = ev.State
@@ -165,25 +179,47 @@ func (s *zkSession) State() zk.State {
 }
 
 // ensureAuth sends the configured credentials once they have not been
-// accepted yet. Call it from the session's one worker goroutine, before the
-// first request of a session.
+// accepted yet, and arms the session's reconnection guard (see
+// reconnectGate). Call it from the session's one worker goroutine, before
+// the first request of a session.
 func (s *zkSession) ensureAuth() error {
-	if s.authed {
+	if !s.authed {
+		for _, a := range s.auth {
+			if err := s.fit(len(a.Scheme) + len(a.Auth)); err != nil {
+				return err
+			}
+			s.requests.Add(1)
+			if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
+				if errors.Is(err, zk.ErrAuthFailed) {
+					return fmt.Errorf("%w: ZooKeeper rejected the %s credentials", ErrNotAuthenticated, a.Scheme)
+				}
+				return fmt.Errorf("send %s credentials: %w", a.Scheme, err)
+			}
+		}
+		s.authed = true
+	}
+	return s.ensureGuard()
+}
+
+// ensureGuard arms, once per session, an existence watch on guardPath, a
+// node nobody creates, so that go-zookeeper always holds a watch and
+// sends a SetWatches on every reconnection of the session: the event
+// reconnectGate waits for. It is also the session's first round trip,
+// before any watch of ours is answered (a connection's first watch
+// answer cannot race; see reconnectGate).
+func (s *zkSession) ensureGuard() error {
+	sid := s.conn.SessionID()
+	if sid == 0 || s.guardSID.Load() == sid {
 		return nil
 	}
-	for _, a := range s.auth {
-		if err := s.fit(len(a.Scheme) + len(a.Auth)); err != nil {
-			return err
-		}
-		s.requests.Add(1)
-		if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
-			if errors.Is(err, zk.ErrAuthFailed) {
-				return fmt.Errorf("%w: ZooKeeper rejected the %s credentials", ErrNotAuthenticated, a.Scheme)
-			}
-			return fmt.Errorf("send %s credentials: %w", a.Scheme, err)
-		}
+	s.requests.Add(1)
+	ok, _, _, err := s.conn.ExistsW(guardPath) // absolute: no chroot
+	if err != nil {
+		return fmt.Errorf("check %s: %w", guardPath, err)
 	}
-	s.authed = true
+	if !ok && s.conn.SessionID() == sid {
+		s.guardSID.Store(sid)
+	}
 	return nil
 }
 
@@ -530,10 +566,9 @@ const (
 	// list. Larger responses grow it in place (frameConn).
 	initialRecvBuffer = 32 << 10
 	// The limit a connection's receive buffer may grow to in place.
-	// Growing beyond it means a deliberate reconnect, and every
-	// reconnect with watches can hit go-zookeeper v1.0.4's lastZxid race
-	// (conn.go:614 vs :849; seen in CI), so it is far above any
-	// response livyha expects (a child list of 20 000 nodes is ~760 KB).
+	// Growing beyond it means a deliberate reconnect (one more moment
+	// without a connection), so it is far above any response livyha
+	// expects (a child list of 20 000 nodes is ~760 KB).
 	maxRecvBuffer = 64 << 20
 )
 
@@ -549,9 +584,12 @@ type bufSizer struct {
 	recvNeed atomic.Int64 // the largest response a connection could not read
 	sendNeed atomic.Int64 // the largest request waiting for a larger send buffer
 
+	guard *atomic.Int64 // the session holding the sentinel watch (zkSession.guardSID)
+
 	mu    sync.Mutex
 	cur   net.Conn // the latest connection
 	dials int      // connections made (tests)
+	gated int      // connections made with a reconnectGate (tests)
 }
 
 // attach is a zk.Connect option (go-zookeeper's option type is a
@@ -584,9 +622,19 @@ func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration)
 			return nil, err
 		}
 		fc := &frameConn{Conn: c, zc: b.conn, limit: initialRecvBuffer, max: b.recvLimit, need: &b.recvNeed}
+		// A reconnection of a session whose go-zookeeper holds our
+		// sentinel watch sends a SetWatches: hold its requests until then.
+		sid := b.conn.SessionID()
+		gated := b.guard != nil && sid != 0 && b.guard.Load() == sid
+		if gated {
+			fc.gate = &reconnectGate{log: b.log}
+		}
 		b.mu.Lock()
 		b.cur = fc
 		b.dials++
+		if gated {
+			b.gated++
+		}
 		b.mu.Unlock()
 		return fc, nil
 	}
@@ -657,6 +705,17 @@ type frameConn struct {
 	hdr   [4]byte
 	hdrN  int
 	body  int // bytes of the current response still to come
+
+	gate *reconnectGate // nil: writes pass
+}
+
+// Write passes each packet go-zookeeper writes (one per call), through
+// the connection's reconnectGate if it has one.
+func (c *frameConn) Write(p []byte) (int, error) {
+	if c.gate == nil {
+		return c.Conn.Write(p)
+	}
+	return c.gate.write(c.Conn, p)
 }
 
 // Read is called by one goroutine at a time: go-zookeeper's connect
@@ -689,6 +748,110 @@ func (c *frameConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// go-zookeeper v1.0.4's lastZxid race, and the gate that avoids it.
+//
+// When go-zookeeper reconnects a session it starts the connection's
+// receive loop and then, on its connect goroutine, builds the SetWatches
+// that re-arms its watches, reading c.lastZxid (conn.go:614) without a
+// lock — while the receive loop writes it for every answer that carries a
+// zxid (conn.go:849). Requests queued while disconnected go out at once,
+// so their answers can arrive in that instant: a data race (upstream PR
+// #35, unmerged), which `go test -race` reports.
+//
+// reconnectGate closes it: on a reconnection of a session that holds our
+// sentinel watch (zkSession.ensureGuard), go-zookeeper certainly sends a
+// SetWatches (opcode 101), and builds it — reading lastZxid — before it
+// queues it. Until that packet is written, the gate passes only the
+// packets whose answers record no zxid (pings, xid -2; credentials,
+// opcode 100, answered with zxid 0) and holds every other request; when
+// the SetWatches goes out, the held requests follow in their order. So
+// no answer that writes lastZxid can arrive before the read. A gate that
+// never sees the SetWatches (the sentinel was lost unnoticed) lets its
+// requests go after guardWait.
+//
+// The first connection of a session needs no gate: go-zookeeper has no
+// watch to re-arm when it builds the (empty) SetWatches, unless an answer
+// to a watch request of ours came first; ensureGuard is a session's
+// first round trip.
+type reconnectGate struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	sent  bool // the connect request (the connection's first packet) is out
+	open  bool
+	held  [][]byte
+	timer *time.Timer
+}
+
+// guardPath is the sentinel: an existence watch on it keeps one watch in
+// every session. Nobody creates it (if someone does, the watch fires and
+// the session simply goes ungated).
+const guardPath = "/zookeeper/livyha-reconnect-guard"
+
+// guardWait bounds how long a gate holds requests.
+const guardWait = time.Second
+
+const (
+	zkOpPing        = 11
+	zkOpSetAuth     = 100
+	zkOpSetWatches  = 101
+	zkPingXid       = -2
+	zkPacketHdrSize = 12 // length prefix, xid, opcode
+)
+
+func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.open || !g.sent {
+		g.sent = true
+		return conn.Write(p)
+	}
+	if len(p) < zkPacketHdrSize {
+		return conn.Write(p)
+	}
+	xid := int32(binary.BigEndian.Uint32(p[4:8]))
+	op := int32(binary.BigEndian.Uint32(p[8:12]))
+	switch {
+	case op == zkOpSetWatches:
+		n, err := conn.Write(p)
+		if err != nil {
+			return n, err
+		}
+		return n, g.release(conn)
+	case xid == zkPingXid || op == zkOpPing || op == zkOpSetAuth:
+		return conn.Write(p)
+	}
+	g.held = append(g.held, bytes.Clone(p))
+	if g.timer == nil {
+		g.timer = time.AfterFunc(guardWait, func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if !g.open {
+				g.log.Debug("discovery: no SetWatches on a reconnection; sending the held requests", "requests", len(g.held))
+				if err := g.release(conn); err != nil {
+					conn.Close() // go-zookeeper reconnects; the requests fail as on any cut
+				}
+			}
+		})
+	}
+	return len(p), nil
+}
+
+// release opens the gate and writes the held requests (g.mu held).
+func (g *reconnectGate) release(conn net.Conn) error {
+	g.open = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	held := g.held
+	g.held = nil
+	for _, p := range held {
+		if _, err := conn.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func atomicMax(a *atomic.Int64, v int64) {

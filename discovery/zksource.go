@@ -279,22 +279,18 @@ func (s *zkSource) publishReads(reads []zkRead) {
 	s.pub.Publish(st)
 }
 
-// settle makes the first request of a new session one that sets no watch.
-// go-zookeeper v1.0.4 reads its lastZxid, once it holds watches, in the
-// connect path right after starting the goroutine that writes it
-// (conn.go:614 vs :849; upstream PR #35); a watch request answered in that
-// instant is a data race. A plain round trip first lets that step pass
-// with no watch registered.
+// settle makes the first request of a new session the sentinel watch of
+// ensureAuth (a single round trip, before any watch of ours): go-zookeeper
+// v1.0.4 reads its lastZxid, once it holds watches, in the connect path
+// right after starting the goroutine that writes it (conn.go:614 vs :849;
+// upstream PR #35), so two answers in that instant would be a data race.
+// Reconnections of the session are covered by reconnectGate.
 func (s *zkSource) settle() error {
 	if s.settled {
 		return nil
 	}
 	if err := s.sess.ensureAuth(); err != nil {
 		return err
-	}
-	p := s.specs[0].spec.path
-	if _, _, err := s.sess.Exists(p); err != nil {
-		return s.zkErr("check", p, err)
 	}
 	s.settled = true
 	return nil
@@ -375,11 +371,8 @@ func (s *zkSource) run() {
 				// ZooKeeper fires those whose nodes changed meanwhile, so
 				// there is nothing to read now. A read still pending (a
 				// refresh that failed while disconnected) waits a moment:
-				// right after the reconnect go-zookeeper v1.0.4 reads its
-				// lastZxid while its new receive loop writes it (conn.go:614
-				// vs :849, upstream PR #35), and the directory watches are
-				// not re-armed yet, so that read lists them with new
-				// watches.
+				// the directory watches are not re-armed yet, so that read
+				// would list them with new watches.
 				if s.sess.SessionID() != s.sessionID {
 					dirty = true
 				} else if dirty {
