@@ -50,7 +50,7 @@ func TestParseConnectString(t *testing.T) {
 
 func TestBuildSnapshotProblems(t *testing.T) {
 	rec := func(name string, id int, seq int64) dirEntry {
-		return dirEntry{name: name, val: canonicalEntry{seq: seq, rec: ServerRecord{ID: id, URL: "http://h" + name + ":8998"}}}
+		return dirEntry{name: name, val: canonicalEntry{seq: seq, rec: &ServerRecord{ID: id, URL: "http://h" + name + ":8998"}}}
 	}
 	entries := []dirEntry{
 		rec("c", 3, 3), rec("a", 1, 1), rec("b", 2, 2),

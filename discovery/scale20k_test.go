@@ -73,4 +73,26 @@ func TestTwentyThousandChildren(t *testing.T) {
 	if g1 >= 100 {
 		t.Fatalf("a resolver over 20 000 children added %d goroutines", g1)
 	}
+	if heap >= 5<<20 {
+		t.Fatalf("a resolver over 20 000 children added %.1f MiB of heap", float64(heap)/(1<<20))
+	}
+	src := r.src.(*zkSource)
+	if src.bulkSessions.Load() == 0 {
+		t.Fatal("10 000 records were read on one session")
+	}
+	// Data watches: bounded, the members' first. A member's record
+	// changes in place: seen.
+	waitUntil(t, 30*time.Second, "data watches armed", func() bool { return src.dataWatches.Load() == maxDataWatches })
+	srv, _ := s.ServerByID(2)
+	node := root + "/servers/" + srv.Node
+	if _, err := raw.Set(node, []byte("livy.server.id=2;livy.server.url=http://127.0.0.1:2222"), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, r, 10*time.Second, "server 2's new URL", func(s *Snapshot) bool {
+		srv, ok := s.ServerByID(2)
+		return ok && srv.URL == "http://127.0.0.1:2222"
+	})
+	if n := src.dataWatches.Load(); n > maxDataWatches {
+		t.Fatalf("%d data watches", n)
+	}
 }

@@ -15,7 +15,21 @@ type canonicalLayout struct {
 	md          Mode
 	serversPath string
 	latchPath   string
+	// parsed shares one parse among records with the same data (a flood
+	// of copies costs one record, not one each). Used by the source's
+	// one goroutine; bounded by maxParsed distinct data.
+	parsed map[string]*parsedRecord
 }
+
+type parsedRecord struct {
+	rec ServerRecord
+	err error
+}
+
+const (
+	maxParsed     = 1024
+	maxParsedSize = 1024 // bytes of data; a record is ~100
+)
 
 func newCanonicalLayout(root string, mode Mode) *canonicalLayout {
 	return &canonicalLayout{root: root, md: mode,
@@ -25,10 +39,28 @@ func newCanonicalLayout(root string, mode Mode) *canonicalLayout {
 func (c *canonicalLayout) mode() Mode   { return c.md }
 func (c *canonicalLayout) name() string { return "canonical layout under " + c.root }
 
-// canonicalEntry is a parsed server record.
+// canonicalEntry is a parsed server record (shared by records with the
+// same data; never changed).
 type canonicalEntry struct {
-	rec ServerRecord
+	rec *ServerRecord
 	seq int64
+}
+
+// parse parses a record's data, once per distinct data.
+func (c *canonicalLayout) parse(data []byte) (*ServerRecord, error) {
+	if p, ok := c.parsed[string(data)]; ok {
+		return &p.rec, p.err
+	}
+	rec, err := layout.ParseServerData(data)
+	if len(data) > maxParsedSize {
+		return &rec, err
+	}
+	if c.parsed == nil || len(c.parsed) >= maxParsed {
+		c.parsed = make(map[string]*parsedRecord)
+	}
+	p := &parsedRecord{rec: rec, err: err}
+	c.parsed[string(data)] = p
+	return &p.rec, err
 }
 
 func (c *canonicalLayout) specs() []zkSpec {
@@ -42,7 +74,7 @@ func (c *canonicalLayout) specs() []zkSpec {
 			},
 			parse: func(name string, data []byte) (any, error) {
 				nn, _ := layout.ParseServerNodeName(name) // accepted above
-				rec, err := layout.ParseServerData(data)
+				rec, err := c.parse(data)
 				return canonicalEntry{rec: rec, seq: nn.Sequence}, err
 			}},
 		{path: c.latchPath, kind: specLatch},
@@ -120,7 +152,7 @@ func (c *canonicalLayout) build(reads []zkRead) State {
 		}
 		host, port, _ := layout.URLHostPort(r.e.rec.URL) // validated by the parser
 		st.Servers = append(st.Servers, Server{
-			ServerRecord: r.e.rec,
+			ServerRecord: *r.e.rec,
 			Name:         strconv.Itoa(r.e.rec.ID),
 			HostPort:     net.JoinHostPort(host, strconv.Itoa(port)),
 			Node:         r.name,

@@ -183,22 +183,51 @@ func (s *zkSession) State() zk.State {
 // reconnectGate). Call it from the session's one worker goroutine, before
 // the first request of a session.
 func (s *zkSession) ensureAuth() error {
-	if !s.authed {
-		for _, a := range s.auth {
-			if err := s.fit(len(a.Scheme) + len(a.Auth)); err != nil {
-				return err
-			}
-			s.requests.Add(1)
-			if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
-				if errors.Is(err, zk.ErrAuthFailed) {
-					return fmt.Errorf("%w: ZooKeeper rejected the %s credentials", ErrNotAuthenticated, a.Scheme)
-				}
-				return fmt.Errorf("send %s credentials: %w", a.Scheme, err)
-			}
-		}
-		s.authed = true
+	if err := s.sendAuth(); err != nil {
+		return err
 	}
 	return s.ensureGuard()
+}
+
+// sendAuth sends the configured credentials once they have not been
+// accepted yet.
+func (s *zkSession) sendAuth() error {
+	if s.authed {
+		return nil
+	}
+	for _, a := range s.auth {
+		if err := s.fit(len(a.Scheme) + len(a.Auth)); err != nil {
+			return err
+		}
+		s.requests.Add(1)
+		if err := s.conn.AddAuth(a.Scheme, a.Auth); err != nil {
+			if errors.Is(err, zk.ErrAuthFailed) {
+				return fmt.Errorf("%w: ZooKeeper rejected the %s credentials", ErrNotAuthenticated, a.Scheme)
+			}
+			return fmt.Errorf("send %s credentials: %w", a.Scheme, err)
+		}
+	}
+	s.authed = true
+	return nil
+}
+
+// waitSession waits until the session is established (true), or until
+// the session timeout passes or a or b closes (false).
+func (s *zkSession) waitSession(a, b <-chan struct{}) bool {
+	deadline := time.NewTimer(s.bufs.wait)
+	defer deadline.Stop()
+	for s.State() != zk.StateHasSession {
+		select {
+		case <-s.notify:
+		case <-a:
+			return false
+		case <-b:
+			return false
+		case <-deadline.C:
+			return false
+		}
+	}
+	return true
 }
 
 // ensureGuard arms, once per session, an existence watch on guardPath, a
@@ -298,6 +327,16 @@ func (s *zkSession) Exists(p string) (bool, *zk.Stat, error) {
 	}
 	s.requests.Add(1)
 	return s.conn.Exists(s.abs(p))
+}
+
+// ExistsWStat arms an existence watch on p and returns its Stat.
+func (s *zkSession) ExistsWStat(p string) (bool, *zk.Stat, error) {
+	if err := s.fitPath(p); err != nil {
+		return false, nil, err
+	}
+	s.requests.Add(1)
+	ok, st, _, err := s.conn.ExistsW(s.abs(p))
+	return ok, st, err
 }
 
 func (s *zkSession) ExistsW(p string) (bool, <-chan zk.Event, error) {
