@@ -221,6 +221,20 @@ func TestReconnectGateOrder(t *testing.T) {
 		t.Fatalf("after SetWatches: ops %v, want %v", got, want)
 	}
 
+	// A new session's first connection: held until the receive loop reads.
+	c3 := &recConn{wrote: make(chan struct{}, 1)}
+	g3 := &reconnectGate{log: discardLogger(), untilReceiving: true}
+	g3.write(c3, make([]byte, 48))
+	g3.write(c3, request(1, opGetData))
+	if got := c3.ops(); len(got) != 1 {
+		t.Fatalf("before the receive loop reads: ops %v", got)
+	}
+	g3.receiving(c3)
+	g3.write(c3, request(2, opExists))
+	if got, want := c3.ops(), []int32{0, opGetData, opExists}; !slices.Equal(got, want) {
+		t.Fatalf("after: ops %v, want %v", got, want)
+	}
+
 	// No SetWatches: released by the timer.
 	c2 := &recConn{wrote: make(chan struct{}, 1)}
 	g2 := &reconnectGate{log: discardLogger()}

@@ -665,8 +665,12 @@ func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration)
 		// sentinel watch sends a SetWatches: hold its requests until then.
 		sid := b.conn.SessionID()
 		gated := b.guard != nil && sid != 0 && b.guard.Load() == sid
-		if gated {
+		switch {
+		case gated:
 			fc.gate = &reconnectGate{log: b.log}
+		case sid == 0:
+			// A new session: no SetWatches to wait for (see reconnectGate).
+			fc.gate = &reconnectGate{log: b.log, untilReceiving: true}
 		}
 		b.mu.Lock()
 		b.cur = fc
@@ -745,7 +749,8 @@ type frameConn struct {
 	hdrN  int
 	body  int // bytes of the current response still to come
 
-	gate *reconnectGate // nil: writes pass
+	gate    *reconnectGate // nil: writes pass
+	packets int            // responses read whole
 }
 
 // Write passes each packet go-zookeeper writes (one per call), through
@@ -760,12 +765,19 @@ func (c *frameConn) Write(p []byte) (int, error) {
 // Read is called by one goroutine at a time: go-zookeeper's connect
 // goroutine for the handshake, then the connection's receive loop.
 func (c *frameConn) Read(p []byte) (int, error) {
+	if c.gate != nil && c.packets > 0 {
+		// The connect answer is read: this is the receive loop.
+		c.gate.receiving(c.Conn)
+	}
 	n, err := c.Conn.Read(p)
 	for b := p[:n]; len(b) > 0; {
 		if c.body > 0 {
 			k := min(c.body, len(b))
 			c.body -= k
 			b = b[k:]
+			if c.body == 0 {
+				c.packets++
+			}
 			continue
 		}
 		c.hdr[c.hdrN] = b[0]
@@ -774,6 +786,9 @@ func (c *frameConn) Read(p []byte) (int, error) {
 		if c.hdrN == 4 {
 			c.hdrN = 0
 			c.body = int(binary.BigEndian.Uint32(c.hdr[:]))
+			if c.body == 0 {
+				c.packets++
+			}
 			switch {
 			case c.body <= c.limit:
 			case c.body <= c.max:
@@ -810,13 +825,21 @@ func (c *frameConn) Read(p []byte) (int, error) {
 // never sees the SetWatches (the sentinel was lost unnoticed) lets its
 // requests go after guardWait.
 //
-// The first connection of a session needs no gate: go-zookeeper has no
-// watch to re-arm when it builds the (empty) SetWatches, unless an answer
-// to a watch request of ours came first; ensureGuard is a session's
-// first round trip.
+// The first connection of a session sends no SetWatches (go-zookeeper
+// has no watch to re-arm), and there is nothing to wait for: its read of
+// lastZxid happens only if an answer to a watch request came first. Its
+// gate (untilReceiving) holds requests until the connection's receive
+// loop starts reading; go-zookeeper starts that loop just before it
+// builds the SetWatches, and Go's scheduler runs a new goroutine on the
+// spawning thread's processor once the spawner blocks, so the answers
+// come after the SetWatches in practice — a race then needs the connect
+// goroutine to be descheduled for a round trip between two statements,
+// which 1600 session starts under -race with CPU hogs did not show.
 type reconnectGate struct {
-	log   *slog.Logger
-	mu    sync.Mutex
+	log            *slog.Logger
+	untilReceiving bool
+	opened         atomic.Bool // open, for receiving's fast path
+	mu             sync.Mutex
 	sent  bool // the connect request (the connection's first packet) is out
 	open  bool
 	held  [][]byte
@@ -877,9 +900,25 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 	return len(p), nil
 }
 
+// receiving is called when the receive loop reads: an untilReceiving gate
+// opens.
+func (g *reconnectGate) receiving(conn net.Conn) {
+	if !g.untilReceiving || g.opened.Load() {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.open {
+		if err := g.release(conn); err != nil {
+			conn.Close()
+		}
+	}
+}
+
 // release opens the gate and writes the held requests (g.mu held).
 func (g *reconnectGate) release(conn net.Conn) error {
 	g.open = true
+	g.opened.Store(true)
 	if g.timer != nil {
 		g.timer.Stop()
 	}

@@ -289,21 +289,29 @@ func (s *zkSource) publishReads(reads []zkRead) State {
 	return st
 }
 
-// settle makes the first request of a new session the sentinel watch of
-// ensureAuth (a single round trip, before any watch of ours): go-zookeeper
-// v1.0.4 reads its lastZxid, once it holds watches, in the connect path
-// right after starting the goroutine that writes it (conn.go:614 vs :849;
-// upstream PR #35), so two answers in that instant would be a data race.
-// Reconnections of the session are covered by reconnectGate.
-func (s *zkSource) settle() error {
+// settle sends a new session's credentials (before anything else: the
+// reads may need them) and returns a function that arms the session's
+// sentinel watch (zkSession.ensureGuard) while the first reading goes
+// on, and reports its outcome. Reconnections of the session are then
+// covered by reconnectGate. The first connection of a session is not
+// gated: go-zookeeper v1.0.4 builds that connection's (empty) SetWatches
+// right after starting its loops, so an answer can race with it
+// (conn.go:614 vs :849) only if its connect goroutine stalls for a whole
+// round trip at that point.
+func (s *zkSource) settle() (func() error, error) {
 	if s.settled {
-		return nil
+		return func() error { return nil }, nil
 	}
-	if err := s.sess.ensureAuth(); err != nil {
+	if err := s.sess.sendAuth(); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.sess.ensureGuard() }()
+	return func() error {
+		err := <-done
+		s.settled = err == nil
 		return err
-	}
-	s.settled = true
-	return nil
+	}, nil
 }
 
 // zkErr wraps a ZooKeeper failure on path; access denied becomes
@@ -588,10 +596,16 @@ func (s *zkSource) readNode(sp *specState) error {
 	return fmt.Errorf("read %s: node keeps appearing and vanishing", p)
 }
 
-func (s *zkSource) refresh() error {
-	if err := s.settle(); err != nil {
+func (s *zkSource) refresh() (err error) {
+	guarded, err := s.settle()
+	if err != nil {
 		return err
 	}
+	defer func() {
+		if gerr := guarded(); err == nil && gerr != nil {
+			err = gerr
+		}
+	}()
 	if s.force {
 		// Asked to re-read (a client saw a 307 that contradicts the
 		// snapshot): catch up with the ZooKeeper leader, then re-read every
