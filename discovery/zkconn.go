@@ -840,10 +840,10 @@ type reconnectGate struct {
 	untilReceiving bool
 	opened         atomic.Bool // open, for receiving's fast path
 	mu             sync.Mutex
-	sent  bool // the connect request (the connection's first packet) is out
-	open  bool
-	held  [][]byte
-	timer *time.Timer
+	sent           bool // the connect request (the connection's first packet) is out
+	open           bool
+	held           [][]byte
+	timer          *time.Timer
 }
 
 // guardPath is the sentinel: an existence watch on it keeps one watch in

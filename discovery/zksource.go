@@ -289,29 +289,28 @@ func (s *zkSource) publishReads(reads []zkRead) State {
 	return st
 }
 
-// settle sends a new session's credentials (before anything else: the
-// reads may need them) and returns a function that arms the session's
-// sentinel watch (zkSession.ensureGuard) while the first reading goes
-// on, and reports its outcome. Reconnections of the session are then
-// covered by reconnectGate. The first connection of a session is not
-// gated: go-zookeeper v1.0.4 builds that connection's (empty) SetWatches
-// right after starting its loops, so an answer can race with it
-// (conn.go:614 vs :849) only if its connect goroutine stalls for a whole
-// round trip at that point.
-func (s *zkSource) settle() (func() error, error) {
+// settle sends a new session's credentials, before anything else (the
+// reads may need them). The session's sentinel watch
+// (zkSession.ensureGuard), which lets reconnectGate cover its
+// reconnections, is armed after the first reading is published
+// (guard): it is not needed for a snapshot.
+func (s *zkSource) settle() error {
 	if s.settled {
-		return func() error { return nil }, nil
+		return nil
 	}
-	if err := s.sess.sendAuth(); err != nil {
-		return nil, err
+	return s.sess.sendAuth()
+}
+
+// guard arms the session's sentinel watch once.
+func (s *zkSource) guard() error {
+	if s.settled {
+		return nil
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.sess.ensureGuard() }()
-	return func() error {
-		err := <-done
-		s.settled = err == nil
+	if err := s.sess.ensureGuard(); err != nil {
 		return err
-	}, nil
+	}
+	s.settled = true
+	return nil
 }
 
 // zkErr wraps a ZooKeeper failure on path; access denied becomes
@@ -596,16 +595,10 @@ func (s *zkSource) readNode(sp *specState) error {
 	return fmt.Errorf("read %s: node keeps appearing and vanishing", p)
 }
 
-func (s *zkSource) refresh() (err error) {
-	guarded, err := s.settle()
-	if err != nil {
+func (s *zkSource) refresh() error {
+	if err := s.settle(); err != nil {
 		return err
 	}
-	defer func() {
-		if gerr := guarded(); err == nil && gerr != nil {
-			err = gerr
-		}
-	}()
 	if s.force {
 		// Asked to re-read (a client saw a 307 that contradicts the
 		// snapshot): catch up with the ZooKeeper leader, then re-read every
@@ -647,6 +640,9 @@ func (s *zkSource) refresh() (err error) {
 	for pass := 0; ; pass++ {
 		members, err := s.readAll()
 		if err != nil {
+			return err
+		}
+		if err := s.guard(); err != nil {
 			return err
 		}
 		// Children read in bulk carry no data watch yet: arm them now
