@@ -747,7 +747,7 @@ func next(t *testing.T, lines <-chan string) string {
 // ---- with ZooKeeper: the local cluster -------------------------------------
 
 type sim struct {
-	*zktest.Proc
+	*testutil.Proc
 	id          int
 	url, thrift string
 }

@@ -1,19 +1,14 @@
 package testutil
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/livyha/livyha/internal/zktest"
 )
 
 var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "livyha-testbin") })
@@ -59,52 +54,27 @@ func HermeticEnv() []string {
 
 // Sim is a livy-sim process.
 type Sim struct {
-	*zktest.Proc
+	*Proc
 	URL string
 	// Line is its listening line ("livy-sim: id=… listening on URL[ thrift=…]").
 	Line string
 }
 
 // StartSim runs livy-sim with args and waits (up to 30s) for its listening
-// line; it is killed at the test's cleanup.
+// line, which must be its first line on stdout; it is killed at the
+// test's cleanup.
 func StartSim(t testing.TB, args ...string) *Sim {
 	t.Helper()
 	bin, err := Binary("github.com/livyha/livyha/cmd/livy-sim")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = HermeticEnv()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	p := StartProc(t, bin, args...)
+	_, l, ok := p.Find(Stdout, 30*time.Second, nil)
+	_, u, _ := strings.Cut(l, "listening on ")
+	f := strings.Fields(u)
+	if !ok || len(f) == 0 {
+		t.Fatalf("%s did not start: first stdout line %q; %s", p, l, p.Output())
 	}
-	p, err := zktest.StartProc(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Signal(syscall.SIGKILL, 5*time.Second) })
-	linec := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on ") {
-				select {
-				case linec <- sc.Text():
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case l := <-linec:
-		_, u, _ := strings.Cut(l, "listening on ")
-		return &Sim{Proc: p, URL: strings.Fields(u)[0], Line: l}
-	case <-p.Exited():
-		t.Fatalf("livy-sim %q exited before listening", args)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("livy-sim %q did not start", args)
-	}
-	return nil
+	return &Sim{Proc: p, URL: f[0], Line: l}
 }
