@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,6 +15,7 @@ import (
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/internal/cli"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -33,16 +29,10 @@ func TestMain(m *testing.M) {
 func testMain(m *testing.M) int {
 	// The developer's environment must not leak into in-process runs.
 	getenv = func(string) string { return "" }
-	dir, err := os.MkdirTemp("", "livy-registrar-test")
-	if err != nil {
+	defer testutil.RemoveBinaries()
+	var err error
+	if bin, err = testutil.Binary("github.com/livyha/livyha/cmd/livy-registrar"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "livy-registrar")
-	// go test puts $GOROOT/bin first in PATH.
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building livy-registrar: %v\n%s", err, out)
 		return 1
 	}
 	code := m.Run()
@@ -58,113 +48,11 @@ func testRoot(t *testing.T) string {
 
 func urlOf(id int) string { return fmt.Sprintf("http://127.0.0.1:%d", 20000+id) }
 
-// proc is a running livy-registrar whose stderr is collected line by line.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited and stderr is drained
-	err  error         // cmd.Wait's result, valid after done
-
-	mu      sync.Mutex
-	lines   []string
-	changed chan struct{} // closed and replaced on each new line
-}
-
 // start runs the binary with args and the given extra environment (the
 // test's own LIVY_* variables are removed).
-func start(t *testing.T, env []string, args ...string) *proc {
+func start(t *testing.T, env []string, args ...string) *testutil.Proc {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LIVY_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
-	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, done: make(chan struct{}), changed: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			close(p.changed)
-			p.changed = make(chan struct{})
-			p.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *proc) Lines() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.lines...)
-}
-
-// waitLine waits for a stderr line containing s.
-func (p *proc) waitLine(s string, d time.Duration) {
-	p.t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		p.mu.Lock()
-		for _, l := range p.lines {
-			if strings.Contains(l, s) {
-				p.mu.Unlock()
-				return
-			}
-		}
-		ch := p.changed
-		p.mu.Unlock()
-		select {
-		case <-p.done: // every line has been collected
-			p.t.Fatalf("process exited (%v) without printing %q; stderr %q", p.err, s, p.Lines())
-		default:
-		}
-		select {
-		case <-ch:
-		case <-p.done: // check the last lines, then fail above
-		case <-timer.C:
-			p.t.Fatalf("no line %q within %v; stderr %q", s, d, p.Lines())
-		}
-	}
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(d time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		p.t.Fatalf("process did not exit within %v; stderr %q", d, p.Lines())
-	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		p.t.Fatal(p.err)
-	}
-	return 0
+	return testutil.StartProcWith(t, testutil.ProcOptions{Env: env}, bin, args...)
 }
 
 // waitSnap waits for a snapshot satisfying cond.
@@ -209,10 +97,10 @@ func TestGracefulFailover(t *testing.T) {
 
 	p1 := start(t, nil, "--zk", zkc, "--root", root, "--id", "1", "--url", urlOf(1),
 		"--thrift", "127.0.0.1:30001", "--version", "1.0", "--elect")
-	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p1.WaitLine(testutil.Stderr, 20*time.Second, "id=1 is now leader")
 	// The second one takes --zk and --root from the environment.
 	p2 := start(t, []string{"LIVY_ZK=" + zkc, "LIVY_ZK_ROOT=" + root}, "--id", "2", "--url", urlOf(2), "--elect")
-	p2.waitLine("registered id=2", 20*time.Second)
+	p2.WaitLine(testutil.Stderr, 20*time.Second, "registered id=2")
 
 	r := newResolver(t, zkc, root)
 	s := waitSnap(t, r, 10*time.Second, "leader 1 of 2 servers", func(s *discovery.Snapshot) bool {
@@ -223,11 +111,9 @@ func TestGracefulFailover(t *testing.T) {
 	}
 
 	start := time.Now()
-	if err := p1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p1.wait(10 * time.Second); code != 0 {
-		t.Fatalf("SIGTERM: exit %d; stderr %q", code, p1.Lines())
+	p1.Send(syscall.SIGTERM)
+	if code := p1.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d; stderr %q", code, p1.Lines(testutil.Stderr))
 	}
 	exited := time.Since(start)
 	s = waitSnap(t, r, 10*time.Second, "server 2 alone and leader", func(s *discovery.Snapshot) bool {
@@ -237,9 +123,9 @@ func TestGracefulFailover(t *testing.T) {
 	if _, ok := s.ServerByID(1); ok {
 		t.Fatal("server 1 still registered")
 	}
-	p2.waitLine("id=2 is now leader", 10*time.Second)
+	p2.WaitLine(testutil.Stderr, 10*time.Second, "id=2 is now leader")
 
-	lines := p1.Lines()
+	lines := p1.Lines(testutil.Stderr)
 	want := []string{
 		"livy-registrar: registered id=1 url=" + urlOf(1) + " node=" + root + "/servers/serverUri=127.0.0.1:20001;version=1.0;sequence=",
 		"livy-registrar: id=1 is now leader",
@@ -254,16 +140,14 @@ func TestGracefulFailover(t *testing.T) {
 			t.Errorf("stderr line %d: %q, want prefix %q", i, lines[i], want[i])
 		}
 	}
-	if l := p2.Lines(); len(l) != 2 || !strings.HasPrefix(l[0], "livy-registrar: registered id=2 url="+urlOf(2)+" node="+root+"/servers/") ||
+	if l := p2.Lines(testutil.Stderr); len(l) != 2 || !strings.HasPrefix(l[0], "livy-registrar: registered id=2 url="+urlOf(2)+" node="+root+"/servers/") ||
 		l[1] != "livy-registrar: id=2 is now leader" {
 		t.Errorf("stderr of server 2: %q", l)
 	}
 
-	if err := p2.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if code := p2.wait(10 * time.Second); code != 0 {
-		t.Fatalf("SIGINT: exit %d; stderr %q", code, p2.Lines())
+	p2.Send(syscall.SIGINT)
+	if code := p2.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("SIGINT: exit %d; stderr %q", code, p2.Lines(testutil.Stderr))
 	}
 	waitSnap(t, r, 10*time.Second, "no servers left", func(s *discovery.Snapshot) bool { return len(s.Servers) == 0 })
 }
@@ -279,17 +163,15 @@ func TestKillFailover(t *testing.T) {
 			"--elect", "--session-timeout", sessionTimeout.String()}
 	}
 	p1 := start(t, nil, args(1)...)
-	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p1.WaitLine(testutil.Stderr, 20*time.Second, "id=1 is now leader")
 	p2 := start(t, nil, args(2)...)
-	p2.waitLine("registered id=2", 20*time.Second)
+	p2.WaitLine(testutil.Stderr, 20*time.Second, "registered id=2")
 
 	r := newResolver(t, zkc, root)
 	waitSnap(t, r, 10*time.Second, "leader 1", leaderIs(1))
 
 	start := time.Now()
-	if err := p1.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	p1.Kill()
 	waitSnap(t, r, 10*time.Second, "leader 2 after kill -9 of 1", leaderIs(2))
 	took := time.Since(start)
 	t.Logf("kill -9 of the leader's registrar: resolver saw leader 2 after %v (session timeout %v)", took.Round(time.Millisecond), sessionTimeout)
@@ -300,8 +182,8 @@ func TestKillFailover(t *testing.T) {
 		_, ok := s.ServerByID(1)
 		return !ok
 	})
-	p2.waitLine("id=2 is now leader", 10*time.Second)
-	if code := p1.wait(5 * time.Second); code != -1 {
+	p2.WaitLine(testutil.Stderr, 10*time.Second, "id=2 is now leader")
+	if code := p1.Wait(5 * time.Second); code != -1 {
 		t.Errorf("killed process: exit code %d, want -1 (signal)", code)
 	}
 }
@@ -334,16 +216,16 @@ func TestUsageAndUnreachable(t *testing.T) {
 		{[]string{"--zk", zkc, "--id", "1", "--url", urlOf(1), "--register-timeout", "500ms"}, 3, "cannot register id=1 within 500ms"},
 	} {
 		p := start(t, nil, tc.args...)
-		code := p.wait(10 * time.Second)
-		lines := p.Lines()
+		code := p.Wait(10 * time.Second)
+		lines := p.Lines(testutil.Stderr)
 		if code != tc.code || len(lines) != 1 || !strings.HasPrefix(lines[0], "livy-registrar: ") || !strings.Contains(lines[0], tc.msg) {
 			t.Errorf("%q: exit %d, stderr %q; want exit %d and one line with %q", tc.args, code, lines, tc.code, tc.msg)
 		}
 	}
 
 	p := start(t, nil, "-h")
-	if code := p.wait(10 * time.Second); code != 0 || len(p.Lines()) != 0 {
-		t.Errorf("-h: exit %d, stderr %q", code, p.Lines())
+	if code := p.Wait(10 * time.Second); code != 0 || len(p.Lines(testutil.Stderr)) != 0 {
+		t.Errorf("-h: exit %d, stderr %q", code, p.Lines(testutil.Stderr))
 	}
 }
 
@@ -381,9 +263,9 @@ func TestHealthCheckFailover(t *testing.T) {
 	const interval = 200 * time.Millisecond
 	p1 := start(t, nil, "--zk", zkc, "--root", root, "--id", "1", "--url", urlOf(1), "--elect",
 		"--health-url", livy.URL+"/version", "--health-interval", interval.String())
-	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p1.WaitLine(testutil.Stderr, 20*time.Second, "id=1 is now leader")
 	p2 := start(t, nil, "--zk", zkc, "--root", root, "--id", "2", "--url", urlOf(2), "--elect")
-	p2.waitLine("registered id=2", 20*time.Second)
+	p2.WaitLine(testutil.Stderr, 20*time.Second, "registered id=2")
 	r := newResolver(t, zkc, root)
 	waitSnap(t, r, 10*time.Second, "leader 1 of 2", func(s *discovery.Snapshot) bool { return leaderIs(1)(s) && len(s.Servers) == 2 })
 
@@ -391,15 +273,13 @@ func TestHealthCheckFailover(t *testing.T) {
 	down.Store(true)
 	waitSnap(t, r, 10*time.Second, "leader 2 alone", func(s *discovery.Snapshot) bool { return leaderIs(2)(s) && len(s.Servers) == 1 })
 	t.Logf("Livy down, sidecar alive: failover seen %v after (health interval %v)", time.Since(t0).Round(time.Millisecond), interval)
-	p1.waitLine("withdrawing", 5*time.Second)
+	p1.WaitLine(testutil.Stderr, 5*time.Second, "withdrawing")
 
 	down.Store(false)
 	waitSnap(t, r, 10*time.Second, "1 back as a passive", func(s *discovery.Snapshot) bool { return leaderIs(2)(s) && len(s.Servers) == 2 })
-	for _, p := range []*proc{p1, p2} {
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		if code := p.wait(10 * time.Second); code != 0 {
+	for _, p := range []*testutil.Proc{p1, p2} {
+		p.Send(syscall.SIGTERM)
+		if code := p.Wait(10 * time.Second); code != 0 {
 			t.Fatalf("exit %d", code)
 		}
 	}
@@ -412,14 +292,14 @@ func TestTakenID(t *testing.T) {
 	c := zktest.Shared(t)
 	zkc, root := c.ConnectString(), testRoot(t)
 	p1 := start(t, nil, "--zk", zkc, "--root", root, "--id", "4", "--url", urlOf(4), "--elect")
-	p1.waitLine("registered id=4", 20*time.Second)
+	p1.WaitLine(testutil.Stderr, 20*time.Second, "registered id=4")
 	p2 := start(t, nil, "--zk", zkc, "--root", root, "--id", "4", "--url", urlOf(5), "--register-timeout", "10s")
-	if code := p2.wait(15 * time.Second); code != cli.ExitIDTaken {
-		t.Fatalf("second id 4: exit %d, stderr %q", code, p2.Lines())
+	if code := p2.Wait(15 * time.Second); code != cli.ExitIDTaken {
+		t.Fatalf("second id 4: exit %d, stderr %q", code, p2.Lines(testutil.Stderr))
 	}
-	if l := p2.Lines(); len(l) == 0 || !strings.Contains(l[len(l)-1], "id 4 is held by "+root+"/servers/") {
+	if l := p2.Lines(testutil.Stderr); len(l) == 0 || !strings.Contains(l[len(l)-1], "id 4 is held by "+root+"/servers/") {
 		t.Fatalf("stderr %q", l)
 	}
 	p3 := start(t, nil, "--zk", zkc, "--root", root, "--id", "4", "--url", urlOf(5), "--takeover")
-	p3.waitLine("registered id=4", 20*time.Second)
+	p3.WaitLine(testutil.Stderr, 20*time.Second, "registered id=4")
 }

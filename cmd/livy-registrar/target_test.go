@@ -11,6 +11,7 @@ import (
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/internal/cli"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -21,9 +22,9 @@ func TestTarget(t *testing.T) {
 	c := zktest.Shared(t)
 	zkc, root := c.ConnectString(), testRoot(t)
 	p1 := start(t, nil, "--target", "zk://"+zkc+"?root="+root, "--id", "1", "--url", urlOf(1), "--elect")
-	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p1.WaitLine(testutil.Stderr, 20*time.Second, "id=1 is now leader")
 	p2 := start(t, []string{"LIVY_TARGET=zk://" + zkc + "?root=" + root}, "--id", "2", "--url", urlOf(2))
-	p2.waitLine("registered id=2 url="+urlOf(2)+" node="+root+"/servers/", 20*time.Second)
+	p2.WaitLine(testutil.Stderr, 20*time.Second, "registered id=2 url="+urlOf(2)+" node="+root+"/servers/")
 	r := newResolver(t, zkc, root)
 	waitSnap(t, r, 10*time.Second, "leader 1 of 2", func(s *discovery.Snapshot) bool { return leaderIs(1)(s) && len(s.Servers) == 2 })
 }
@@ -51,8 +52,8 @@ func TestTargetUsageErrors(t *testing.T) {
 		{[]string{"--zk", "zk://" + zkc}, nil, "--zk takes a ZooKeeper connect string"},
 	} {
 		p := start(t, tc.env, append(tc.args, srv...)...)
-		code := p.wait(10 * time.Second)
-		lines := p.Lines()
+		code := p.Wait(10 * time.Second)
+		lines := p.Lines(testutil.Stderr)
 		if code != cli.ExitUsage || len(lines) != 1 || !strings.HasPrefix(lines[0], "livy-registrar: ") ||
 			!strings.Contains(lines[0], tc.msg) || !strings.HasSuffix(lines[0], "(see livy-registrar -h)") {
 			t.Errorf("%q %q: exit %d, stderr %q; want exit 2 and one line with %q", tc.env, tc.args, code, lines, tc.msg)
@@ -121,9 +122,9 @@ func TestNotAuthorized(t *testing.T) {
 	}
 	start0 := time.Now()
 	p := start(t, nil, "--zk", c.ConnectString(), "--root", root, "--id", "1", "--url", urlOf(1), "--register-timeout", "3s")
-	code := p.wait(20 * time.Second)
+	code := p.Wait(20 * time.Second)
 	took := time.Since(start0)
-	lines := p.Lines()
+	lines := p.Lines(testutil.Stderr)
 	t.Logf("exit %d after %v: %q", code, took.Round(time.Millisecond), lines)
 	last := lines[len(lines)-1]
 	if code != cli.ExitNotAuthorized || !strings.Contains(last, "not authenticated") || took > 2*time.Second {

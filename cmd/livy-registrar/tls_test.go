@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/tlstest"
 	"github.com/livyha/livyha/internal/zktest"
 )
@@ -32,14 +33,12 @@ func TestZooKeeperTLS(t *testing.T) {
 	defer r.Close()
 
 	p1 := start(t, nil, "--zk", secure, "--root", root, "--id", "1", "--url", "https://127.0.0.1:28998", "--elect", "--zk-ca-file", b.CAFile)
-	p1.waitLine("id=1 is now leader", 20*time.Second)
+	p1.WaitLine(testutil.Stderr, 20*time.Second, "id=1 is now leader")
 	p2 := start(t, []string{"LIVY_ZK_CA_FILE=" + b.CAFile}, "--zk", secure, "--root", root, "--id", "2", "--url", "https://127.0.0.1:28999", "--elect")
-	p2.waitLine("registered id=2", 20*time.Second)
+	p2.WaitLine(testutil.Stderr, 20*time.Second, "registered id=2")
 	waitSnap(t, r, 10*time.Second, "two servers over TLS", func(s *discovery.Snapshot) bool { return leaderIs(1)(s) && len(s.Servers) == 2 })
-	if err := p1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p1.wait(10 * time.Second); code != 0 {
+	p1.Send(syscall.SIGTERM)
+	if code := p1.Wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	waitSnap(t, r, 10*time.Second, "failover to 2", func(s *discovery.Snapshot) bool { return leaderIs(2)(s) && len(s.Servers) == 1 })
@@ -49,16 +48,16 @@ func TestZooKeeperTLS(t *testing.T) {
 		"system roots": {"--zk-tls"},
 	} {
 		p := start(t, nil, append([]string{"--zk", secure, "--root", root, "--id", "3", "--url", "https://127.0.0.1:1", "--register-timeout", "2s"}, args...)...)
-		code := p.wait(20 * time.Second)
-		lines := p.Lines()
+		code := p.Wait(20 * time.Second)
+		lines := p.Lines(testutil.Stderr)
 		t.Logf("%s: exit %d, %q", name, code, lines)
 		if code != 3 || len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "TLS handshake with ZooKeeper") {
 			t.Fatalf("%s: exit %d, stderr %q", name, code, lines)
 		}
 	}
 	p := start(t, nil, "--zk", secure, "--id", "3", "--url", "https://127.0.0.1:1", "--zk-ca-file", b.KeyFile)
-	if code := p.wait(10 * time.Second); code != 2 || !strings.Contains(strings.Join(p.Lines(), "\n"), "no PEM certificate") {
-		t.Fatalf("--zk-ca-file with a key: exit %d, %q", code, p.Lines())
+	if code := p.Wait(10 * time.Second); code != 2 || !strings.Contains(p.Text(testutil.Stderr), "no PEM certificate") {
+		t.Fatalf("--zk-ca-file with a key: exit %d, %q", code, p.Lines(testutil.Stderr))
 	}
 }
 
@@ -79,21 +78,19 @@ func TestHealthURLHTTPS(t *testing.T) {
 
 	p := start(t, []string{"LIVY_CA_FILE=" + b.CAFile}, "--zk", zkc, "--root", root, "--id", "1", "--url", livy.URL,
 		"--health-url", livy.URL+"/version", "--health-interval", "200ms")
-	p.waitLine("registered id=1", 20*time.Second)
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(10 * time.Second); code != 0 {
+	p.WaitLine(testutil.Stderr, 20*time.Second, "registered id=1")
+	p.Send(syscall.SIGTERM)
+	if code := p.Wait(10 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 
 	p = start(t, nil, "--zk", zkc, "--root", root, "--id", "2", "--url", livy.URL,
 		"--health-url", livy.URL+"/version", "--health-interval", "200ms", "--register-timeout", "2s")
 	r := newResolver(t, zkc, root)
-	code := p.wait(20 * time.Second)
-	t.Logf("without --ca-file: exit %d, %q", code, p.Lines())
+	code := p.Wait(20 * time.Second)
+	t.Logf("without --ca-file: exit %d, %q", code, p.Lines(testutil.Stderr))
 	if code != 3 {
-		t.Fatalf("without --ca-file: exit %d, %q", code, p.Lines())
+		t.Fatalf("without --ca-file: exit %d, %q", code, p.Lines(testutil.Stderr))
 	}
 	// (The deadline error does not say why the health check failed: the
 	// registrar does not report its health check's error.)
