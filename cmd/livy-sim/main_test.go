@@ -1,24 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -28,15 +23,10 @@ var bin string
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "livy-sim-test")
-	if err != nil {
+	defer testutil.RemoveBinaries()
+	var err error
+	if bin, err = testutil.Binary("github.com/livyha/livyha/cmd/livy-sim"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "livy-sim")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building livy-sim: %v\n%s", err, out)
 		return 1
 	}
 	code := m.Run()
@@ -52,125 +42,38 @@ func testRoot(t *testing.T) string {
 
 // proc is a running livy-sim.
 type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
+	*testutil.Proc
 	url    string
-	thrift string        // host:port of the Thrift server, with --thrift
-	done   chan struct{} // closed once the process has exited and its output is drained
-	err    error         // cmd.Wait's result, valid after done
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	thrift string // host:port of the Thrift server, with --thrift
 }
 
 var listening = regexp.MustCompile(`^livy-sim: id=(\S+) listening on (http://127\.0\.0\.\d+:\d+)(?: thrift=(127\.0\.0\.1:\d+))?$`)
 
 // launch runs livy-sim with env added to the test's environment (less
-// any LIVY_* variable, so that tests are hermetic) and returns its stdout
-// lines; the process is killed at cleanup.
-func launch(t *testing.T, env []string, args ...string) (*proc, <-chan string) {
+// any LIVY_* variable, so that tests are hermetic) and waits for its first
+// stdout line, which must match re; the process is killed at cleanup.
+func launch(t *testing.T, env []string, re *regexp.Regexp, args ...string) (*testutil.Proc, []string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LIVY_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
+	p := testutil.StartProcWith(t, testutil.ProcOptions{Env: env}, bin, args...)
+	_, l, ok := p.Find(testutil.Stdout, 20*time.Second, nil)
+	m := re.FindStringSubmatch(l)
+	if !ok || m == nil {
+		t.Fatalf("first stdout line %q (ok=%v), want the listening line; stderr %q", l, ok, p.Text(testutil.Stderr))
 	}
-	cmd.Env = append(cmd.Env, env...)
-	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, done: make(chan struct{})}
-	cmd.Stderr = &syncBuf{p: p}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 4)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p, lines
-}
-
-// firstLine waits for the first stdout line and matches it with re.
-func firstLine(t *testing.T, p *proc, lines <-chan string, re *regexp.Regexp) []string {
-	t.Helper()
-	timer := time.NewTimer(20 * time.Second)
-	defer timer.Stop()
-	select {
-	case l, ok := <-lines:
-		m := re.FindStringSubmatch(l)
-		if !ok || m == nil {
-			t.Fatalf("first stdout line %q (ok=%v), want the listening line; stderr %q", l, ok, p.errText())
-		}
-		return m
-	case <-timer.C:
-		t.Fatalf("no listening line; stderr %q", p.errText())
-	}
-	return nil
+	return p, m
 }
 
 // start runs livy-sim and waits for its listening line.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p, lines := launch(t, nil, args...)
-	m := firstLine(t, p, lines, listening)
-	p.url, p.thrift = m[2], m[3]
-	go func() { // any further stdout line is a bug
-		for l := range lines {
+	p, m := launch(t, nil, listening, args...)
+	t.Cleanup(func() { // any further stdout line is a bug
+		p.Signal(syscall.SIGKILL, 5*time.Second) // all of its output is in
+		for _, l := range p.Lines(testutil.Stdout)[1:] {
 			t.Errorf("unexpected stdout line %q", l)
 		}
-	}()
-	return p
-}
-
-type syncBuf struct{ p *proc }
-
-func (s *syncBuf) Write(b []byte) (int, error) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	return s.p.stderr.Write(b)
-}
-
-func (p *proc) errText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(d time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		p.t.Fatalf("process did not exit within %v; stderr %q", d, p.errText())
-	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		p.t.Fatal(p.err)
-	}
-	return 0
+	})
+	return &proc{Proc: p, url: m[2], thrift: m[3]}
 }
 
 var client = &http.Client{
@@ -197,7 +100,7 @@ func waitActive(t *testing.T, p *proc, d time.Duration) time.Duration {
 			return time.Since(start)
 		}
 		if time.Since(start) > d {
-			t.Fatalf("%s not active within %v; stderr %q", p.url, d, p.errText())
+			t.Fatalf("%s not active within %v; stderr %q", p.url, d, p.Text(testutil.Stderr))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -226,15 +129,13 @@ func TestFailoverBetweenProcesses(t *testing.T) {
 	}
 
 	// SIGTERM: graceful, exit 0, the other takes over at once.
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := a.wait(5 * time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM; stderr %q", code, a.errText())
+	a.Send(syscall.SIGTERM)
+	if code := a.Wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; stderr %q", code, a.Text(testutil.Stderr))
 	}
 	t.Logf("takeover after SIGTERM: %v", waitActive(t, b, 2*time.Second))
-	if !strings.Contains(b.errText(), "livy-sim: id=2 is now active") {
-		t.Fatalf("no leadership line on stderr: %q", b.errText())
+	if !strings.Contains(b.Text(testutil.Stderr), "livy-sim: id=2 is now active") {
+		t.Fatalf("no leadership line on stderr: %q", b.Text(testutil.Stderr))
 	}
 	res, err = client.Get(b.url + "/batches/job")
 	if err != nil {
@@ -250,9 +151,7 @@ func TestFailoverBetweenProcesses(t *testing.T) {
 	if code, loc := version(t, c.url); code != http.StatusTemporaryRedirect || loc != b.url+"/version" {
 		t.Fatalf("new passive answered %d %q", code, loc)
 	}
-	if err := b.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	b.Kill()
 	took := waitActive(t, c, sessionTimeout+3*time.Second)
 	t.Logf("takeover after kill -9: %v (session timeout %v)", took, sessionTimeout)
 }

@@ -127,9 +127,7 @@ func TestPR212Processes(t *testing.T) {
 
 	// kill -9 of the active.
 	killed := time.Now()
-	if err := a.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	a.Kill()
 	next, took := failover(t, res, a.url, killed, sessionTimeout+15*time.Second)
 	t.Logf("PR #212 failover after kill -9: %s (ZooKeeper session timeout %s, restart window 200ms)", took, sessionTimeout)
 	// The killed server's last ping came up to a third of the session
@@ -150,11 +148,9 @@ func TestPR212Processes(t *testing.T) {
 		p = c
 	}
 	termed := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(5 * time.Second); code != 0 {
-		t.Fatalf("exit %d after SIGTERM; stderr %q", code, p.errText())
+	p.Send(syscall.SIGTERM)
+	if code := p.Wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM; stderr %q", code, p.Text(testutil.Stderr))
 	}
 	last, took2 := failover(t, res, next, termed, sessionTimeout+15*time.Second)
 	t.Logf("PR #212 failover after SIGTERM: %s (ZooKeeper session timeout %s)", took2, sessionTimeout)
@@ -172,8 +168,8 @@ func TestPR212Processes(t *testing.T) {
 	if last == b.url {
 		survivor = b
 	}
-	if !strings.Contains(survivor.errText(), "holds the latch") {
-		t.Fatalf("no latch line on stderr: %q", survivor.errText())
+	if !strings.Contains(survivor.Text(testutil.Stderr), "holds the latch") {
+		t.Fatalf("no latch line on stderr: %q", survivor.Text(testutil.Stderr))
 	}
 }
 

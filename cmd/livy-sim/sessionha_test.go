@@ -14,6 +14,7 @@ import (
 
 	"github.com/livyha/livyha/discovery"
 	"github.com/livyha/livyha/discovery/layout"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -157,9 +158,7 @@ func TestSessionHAKill9(t *testing.T) {
 		return out
 	}
 
-	if err := b.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	b.Kill()
 	owners := check(2, records...)
 	// The names moved with the sessions.
 	for p, owner := range owners {
@@ -174,9 +173,7 @@ func TestSessionHAKill9(t *testing.T) {
 
 	// kill -9 of the leader: server 3 leads once server 1's session
 	// expires, and takes what server 1 held.
-	if err := procs[1].cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	procs[1].Kill()
 	var held []string
 	for p, owner := range owners {
 		if owner == 1 {
@@ -184,13 +181,7 @@ func TestSessionHAKill9(t *testing.T) {
 		}
 	}
 	check(1, held...)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(procs[3].errText(), "livy-sim: id=3 now leads") {
-		if time.Now().After(deadline) {
-			t.Fatalf("server 3 never said it leads; stderr %q", procs[3].errText())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	procs[3].WaitLine(testutil.Stderr, 5*time.Second, "livy-sim: id=3 now leads")
 	for _, p := range records {
 		data, _, err := conn.Get(p)
 		if err != nil || string(data) != "3" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/internal/krbtest"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -64,7 +65,7 @@ func TestSPNEGOFlags(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET /version answers %d; stderr %q", code, p.errText())
+			t.Fatalf("GET /version answers %d; stderr %q", code, p.Text(testutil.Stderr))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -80,7 +81,7 @@ func TestSPNEGOFlags(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	if got := curlCode(cc); got != "200" {
-		t.Fatalf("curl with a ticket: %s; stderr %q", got, p.errText())
+		t.Fatalf("curl with a ticket: %s; stderr %q", got, p.Text(testutil.Stderr))
 	}
 	if got := curlCode(filepath.Join(t.TempDir(), "no-ccache")); got != "401" {
 		t.Fatalf("curl without a ticket: %s", got)

@@ -12,6 +12,7 @@ import (
 	"github.com/beltran/gohive"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/zktest"
 )
 
@@ -112,11 +113,9 @@ func TestThriftActivePassive(t *testing.T) {
 			}
 
 			// After a graceful stop of the active, the other one serves.
-			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			if code := a.wait(5 * time.Second); code != 0 {
-				t.Fatalf("exit %d; stderr %q", code, a.errText())
+			a.Send(syscall.SIGTERM)
+			if code := a.Wait(5 * time.Second); code != 0 {
+				t.Fatalf("exit %d; stderr %q", code, a.Text(testutil.Stderr))
 			}
 			waitActive(t, b, 3*time.Second)
 			if name, err := currentServer(t, b.thrift, tc.auth); err != nil || name != "livy-2" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livyha/livyha/discovery"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/internal/tlstest"
 	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
@@ -24,13 +25,8 @@ var listeningHTTPS = regexp.MustCompile(`^livy-sim: id=(\S+) listening on (https
 // listening line.
 func startHTTPS(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p, lines := launch(t, env, args...)
-	p.url = firstLine(t, p, lines, listeningHTTPS)[2]
-	go func() {
-		for range lines {
-		}
-	}()
-	return p
+	p, m := launch(t, env, listeningHTTPS, args...)
+	return &proc{Proc: p, url: m[2]}
 }
 
 // curl runs the real curl with args and returns its stdout, stderr and
@@ -140,11 +136,9 @@ func TestHTTPSBetweenProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("livyclient GetByName over https: %v", err)
 	}
-	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := a.wait(5 * time.Second); code != 0 {
-		t.Fatalf("exit %d after SIGTERM; stderr %q", code, a.errText())
+	a.Send(syscall.SIGTERM)
+	if code := a.Wait(5 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM; stderr %q", code, a.Text(testutil.Stderr))
 	}
 	got, err := c.Batches.Get(ctx, bt.ID)
 	if err != nil || got.ID != bt.ID {
