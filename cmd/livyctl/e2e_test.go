@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,138 +24,10 @@ func testRoot(t *testing.T) string {
 	return fmt.Sprintf("/ctl%d-%s", rootSeq.Add(1), strings.ReplaceAll(t.Name(), "/", "-"))
 }
 
-// proc is a process started by a test, with its output as lines.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	out  chan string // stdout lines, closed at EOF
-	done chan struct{}
-	err  error // cmd.Wait's, after done
-
-	mu      sync.Mutex
-	errText []string
-	errSeen chan struct{} // pinged on every stderr line
-}
-
-func launch(t *testing.T, bin string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = testutil.HermeticEnv()
-	cmd.SysProcAttr = zktest.ProcAttr() // no orphan if the test binary dies
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, cmd: cmd, out: make(chan string, 1000), done: make(chan struct{}), errSeen: make(chan struct{}, 1)}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.out <- sc.Text()
-		}
-		close(p.out)
-	}()
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.errText = append(p.errText, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.errSeen <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	go func() {
-		wg.Wait()
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *proc) stderr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Join(p.errText, "\n")
-}
-
-// match returns the submatches of the first stderr line matching re.
-func (p *proc) match(re *regexp.Regexp) []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, l := range p.errText {
-		if m := re.FindStringSubmatch(l); m != nil {
-			return m
-		}
-	}
-	return nil
-}
-
-// waitStderr waits for a stderr line matching re and returns its submatches.
-func (p *proc) waitStderr(re *regexp.Regexp, d time.Duration) []string {
-	p.t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		if m := p.match(re); m != nil {
-			return m
-		}
-		select {
-		case <-p.errSeen:
-		case <-p.done:
-			if m := p.match(re); m != nil { // the last lines, drained
-				return m
-			}
-			p.t.Fatalf("exited without a stderr line matching %s; stderr %q", re, p.stderr())
-		case <-deadline.C:
-			p.t.Fatalf("no stderr line matching %s within %v; stderr %q", re, d, p.stderr())
-		}
-	}
-}
-
-// exitCode waits for the process to exit.
-func (p *proc) exitCode(d time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		p.t.Fatalf("no exit within %v; stderr %q", d, p.stderr())
-	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		p.t.Fatal(p.err)
-	}
-	return 0
-}
-
 // sim is a running livy-sim.
 type sim struct {
-	*proc
-	id  int
-	url string
+	*testutil.Sim
+	id int
 }
 
 var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127\.0\.0\.1:\d+)$`)
@@ -170,36 +38,24 @@ var listening = regexp.MustCompile(`^livy-sim: id=(\d+) listening on (http://127
 func startSims(t *testing.T, zkc, root string, n int, step time.Duration, extra ...string) ([]*sim, int) {
 	t.Helper()
 	var sims []*sim
+	var procs []*testutil.Proc
 	for id := 1; id <= n; id++ {
-		p := launch(t, simBin, append([]string{"--zk", zkc, "--root", root, "--id", strconv.Itoa(id),
+		s := testutil.StartSim(t, append([]string{"--zk", zkc, "--root", root, "--id", strconv.Itoa(id),
 			"--session-timeout", "2s", "--step", step.String()}, extra...)...)
-		select {
-		case l := <-p.out:
-			m := listening.FindStringSubmatch(l)
-			if m == nil {
-				t.Fatalf("livy-sim %d: first line %q; stderr %q", id, l, p.stderr())
-			}
-			sims = append(sims, &sim{proc: p, id: id, url: m[2]})
-		case <-time.After(30 * time.Second):
-			t.Fatalf("livy-sim %d: no listening line; stderr %q", id, p.stderr())
+		if m := listening.FindStringSubmatch(s.Line); m == nil || m[2] != s.URL {
+			t.Fatalf("livy-sim %d: first line %q; stderr %q", id, s.Line, s.Text(testutil.Stderr))
 		}
+		sims = append(sims, &sim{Sim: s, id: id})
+		procs = append(procs, s.Proc)
 	}
 	// The one that says it is active (bounded: 20s).
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		for i, s := range sims {
-			if strings.Contains(s.stderr(), fmt.Sprintf("id=%d is now active", s.id)) {
-				return sims, i
-			}
-		}
-		select {
-		case <-sims[0].errSeen:
-		case <-sims[len(sims)-1].errSeen:
-		case <-time.After(100 * time.Millisecond): // several processes: no single event to wait on
-		}
+	i, _, _, ok := testutil.FindAny(20*time.Second, testutil.Stderr, procs, func(i, _ int, l string) bool {
+		return strings.Contains(l, fmt.Sprintf("id=%d is now active", sims[i].id))
+	})
+	if !ok {
+		t.Fatalf("no livy-sim became active within 20s")
 	}
-	t.Fatalf("no livy-sim became active within 20s")
-	return nil, 0
+	return sims, i
 }
 
 // expectedLog is livytest's synthetic log of a successful batch (see
@@ -264,45 +120,28 @@ func TestSubmitAcrossFailover(t *testing.T) {
 			target := []string{"--zk", zkc, "--root", root}
 			args := []string{"x", "y"}
 			start := time.Now()
-			p := launch(t, ctlBin, append(append([]string{"batch", "submit", "--file", "/apps/job.jar", "--poll", "100ms",
+			p := testutil.StartProc(t, ctlBin, append(append([]string{"batch", "submit", "--file", "/apps/job.jar", "--poll", "100ms",
 				"--timeout", "90s"}, target...), append([]string{"--"}, args...)...)...)
-			m := p.waitStderr(created, 30*time.Second)
+			m := p.WaitMatch(testutil.Stderr, 30*time.Second, created)
 			name := m[2]
 
 			// Wait until the batch runs (its log says so), then stop the active.
-			var printed []string
-			deadline := time.After(30 * time.Second)
-		running:
-			for {
-				select {
-				case l, ok := <-p.out:
-					if !ok {
-						t.Fatalf("submit ended before the batch ran; stdout %q, stderr %q", printed, p.stderr())
-					}
-					printed = append(printed, l)
-					if strings.Contains(l, "(state: RUNNING)") {
-						break running
-					}
-				case <-deadline:
-					t.Fatalf("no RUNNING line within 30s; stdout %q, stderr %q", printed, p.stderr())
-				}
+			n, _, ok := p.Find(testutil.Stdout, 30*time.Second, func(_ int, l string) bool { return strings.Contains(l, "(state: RUNNING)") })
+			if !ok {
+				t.Fatalf("no RUNNING line within 30s before the submit's end; stdout %q, stderr %q", p.Lines(testutil.Stdout), p.Text(testutil.Stderr))
 			}
-			linesBefore := len(printed)
+			linesBefore := n + 1
 			killedAt := time.Now()
-			if err := sims[active].cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
+			sims[active].Send(sig)
 			var outage time.Duration
-			for l := range p.out { // closed at exit; the exit is bounded below
-				if outage == 0 {
-					outage = time.Since(killedAt)
-				}
-				printed = append(printed, l)
+			if _, _, ok := p.Find(testutil.Stdout, 90*time.Second, func(n int, _ string) bool { return n >= linesBefore }); ok {
+				outage = time.Since(killedAt)
 			}
-			code := p.exitCode(90 * time.Second)
+			code := p.Wait(90 * time.Second)
 			elapsed := time.Since(start)
+			printed := p.Lines(testutil.Stdout)
 			if code != 0 {
-				t.Fatalf("submit exit %d; stdout %q, stderr %q", code, printed, p.stderr())
+				t.Fatalf("submit exit %d; stdout %q, stderr %q", code, printed, p.Text(testutil.Stderr))
 			}
 			got := strings.Join(printed, "\n") + "\n"
 			want := expectedLog(name, "/apps/job.jar", args, appIDOf(t, target, name))
@@ -318,7 +157,7 @@ func TestSubmitAcrossFailover(t *testing.T) {
 				t.Fatalf("%d batches named %s, want exactly 1", n, name)
 			}
 			// stderr is not a terminal: the id and name, no progress noise.
-			if e := p.stderr(); strings.Count(e, "\n") != 0 || !created.MatchString(e) {
+			if e := p.Text(testutil.Stderr); strings.Count(e, "\n") != 0 || !created.MatchString(e) {
 				t.Fatalf("submit's stderr %q, want only the created line", e)
 			}
 			t.Logf("%s of the active mid-submit: first line after it %v later; submit %v in all; %d log lines (%d before the stop), in order, 0 duplicates, 1 batch named %s",
@@ -335,26 +174,16 @@ func TestSubmitInterrupted(t *testing.T) {
 	zkc, root := c.ConnectString(), testRoot(t)
 	startSims(t, zkc, root, 1, 500*time.Millisecond)
 	target := []string{"--zk", zkc, "--root", root}
-	p := launch(t, ctlBin, append([]string{"batch", "submit", "--file", "/apps/job.jar", "--poll", "100ms", "--timeout", "60s"}, target...)...)
-	name := p.waitStderr(created, 30*time.Second)[2]
-	var printed []string
-	for l := range p.out {
-		printed = append(printed, l)
-		if strings.Contains(l, "(state: RUNNING)") {
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
+	p := testutil.StartProc(t, ctlBin, append([]string{"batch", "submit", "--file", "/apps/job.jar", "--poll", "100ms", "--timeout", "60s"}, target...)...)
+	name := p.WaitMatch(testutil.Stderr, 30*time.Second, created)[2]
+	p.WaitLine(testutil.Stdout, 60*time.Second, "(state: RUNNING)")
+	p.Send(syscall.SIGTERM)
+	if code := p.Wait(30 * time.Second); code != 143 {
+		t.Fatalf("exit %d after SIGTERM, want 143; stderr %q", code, p.Text(testutil.Stderr))
 	}
-	for l := range p.out {
-		printed = append(printed, l)
-	}
-	if code := p.exitCode(30 * time.Second); code != 143 {
-		t.Fatalf("exit %d after SIGTERM, want 143; stderr %q", code, p.stderr())
-	}
+	printed := p.Lines(testutil.Stdout)
 	resume := regexp.MustCompile(`interrupted by SIGTERM; batch \d+ \(name ` + name + `\) is left running, (\d+) log lines printed; resume: livyctl batch log --follow --from (\d+) ` + name + `$`)
-	m := p.waitStderr(resume, time.Second)
+	m := p.WaitMatch(testutil.Stderr, time.Second, resume)
 	if m[1] != strconv.Itoa(len(printed)) || m[2] != m[1] {
 		t.Fatalf("resume says %s lines, %d printed", m[1], len(printed))
 	}
@@ -493,7 +322,7 @@ func TestAuth(t *testing.T) {
 		sims, active := startSims(t, zkc, root, 2, 50*time.Millisecond, "--basic-auth", "alice:s3cret")
 		passive := sims[1-active]
 		good, bad := writeFile(t, "pw", "s3cret\n"), writeFile(t, "bad", "wrong\n")
-		for _, target := range [][]string{{"--zk", zkc, "--root", root}, {"--endpoints", passive.url + "," + sims[active].url}} {
+		for _, target := range [][]string{{"--zk", zkc, "--root", root}, {"--endpoints", passive.URL + "," + sims[active].URL}} {
 			if r := runCtl(t, append([]string{"batch", "list", "--user", "alice", "--password-file", good}, target...)...); r.code != 0 {
 				t.Fatalf("%q with the password: %v", target, r)
 			}
