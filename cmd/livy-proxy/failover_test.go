@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,60 +17,15 @@ import (
 	"github.com/livyha/livyha/internal/zktest"
 )
 
-// progress reads a load script's stdout: "progress N" lines, then the
-// summary.
-type progress struct {
-	mu      sync.Mutex
-	n       int
-	changed chan struct{}
-	summary chan string
-}
-
-func readProgress(r io.Reader) *progress {
-	p := &progress{changed: make(chan struct{}), summary: make(chan string, 1)}
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if n, ok := strings.CutPrefix(line, "progress "); ok {
-				v, _ := strconv.Atoi(n)
-				p.mu.Lock()
-				p.n = v
-				close(p.changed)
-				p.changed = make(chan struct{})
-				p.mu.Unlock()
-				continue
-			}
-			p.summary <- line
-		}
-		close(p.summary)
-	}()
-	return p
-}
-
-// atLeast waits until n operations are done (false after d).
-func (p *progress) atLeast(n int, d time.Duration) bool {
-	timeout := time.After(d)
-	for {
-		p.mu.Lock()
-		cur, ch := p.n, p.changed
-		p.mu.Unlock()
-		if cur >= n {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			return false
-		}
+// progressOf parses a load script's "progress N" line (N operations
+// done); its other line is the summary.
+func progressOf(l string) (int, bool) {
+	n, ok := strings.CutPrefix(l, "progress ")
+	if !ok {
+		return 0, false
 	}
-}
-
-func (p *progress) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n
+	v, _ := strconv.Atoi(n)
+	return v, true
 }
 
 // TestFailoverUnderLoad drives livy-proxy with clients nobody here wrote —
@@ -113,21 +65,22 @@ func testFailoverUnderLoad(t *testing.T, profile string) {
 	// python3-requests: 4 workers, bounded in count.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	py := exec.CommandContext(ctx, python, "testdata/load.py", p.url, "4", "100000")
-	stdin, err := py.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	py := testutil.StartProcWith(t, testutil.ProcOptions{StdinPipe: true}, python, "testdata/load.py", p.url, "4", "100000")
+	context.AfterFunc(ctx, func() { py.Signal(syscall.SIGKILL, 5*time.Second) }) // killed at ctx's end
+	// atLeast waits until n operations are done (false after d).
+	atLeast := func(n int, d time.Duration) bool {
+		_, _, ok := py.Find(testutil.Stdout, d, func(_ int, l string) bool { v, ok := progressOf(l); return ok && v >= n })
+		return ok
 	}
-	pyOut, err := py.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	count := func() int { // the last progress line's
+		l := py.Lines(testutil.Stdout)
+		for i := len(l) - 1; i >= 0; i-- {
+			if v, ok := progressOf(l[i]); ok {
+				return v
+			}
+		}
+		return 0
 	}
-	var pyErr syncBuffer
-	py.Stderr = &pyErr
-	if err := py.Start(); err != nil {
-		t.Fatal(err)
-	}
-	prog := readProgress(pyOut)
 
 	// curl: one loop of create + get + version, until stopped.
 	type curlResult struct {
@@ -190,30 +143,31 @@ func testFailoverUnderLoad(t *testing.T, profile string) {
 		t.Fatal("no active livy-sim")
 		return nil
 	}
-	if !prog.atLeast(40, time.Minute) {
-		t.Fatalf("the load did not start: %d operations; stderr %s", prog.count(), pyErr.String())
+	if !atLeast(40, time.Minute) {
+		t.Fatalf("the load did not start: %d operations; stderr %s", count(), py.Text(testutil.Stderr))
 	}
 	first := activeSim()
-	killedAt := prog.count()
+	killedAt := count()
 	t.Logf("kill -9 of the active %s after %d operations", first.URL, killedAt)
 	first.Signal(syscall.SIGKILL, 5*time.Second)
 	delete(sims, first.URL)
-	if !prog.atLeast(killedAt+60, 2*time.Minute) {
-		t.Fatalf("the load stalled after the kill -9: %d operations", prog.count())
+	if !atLeast(killedAt+60, 2*time.Minute) {
+		t.Fatalf("the load stalled after the kill -9: %d operations", count())
 	}
 	second := activeSim()
-	termAt := prog.count()
+	termAt := count()
 	t.Logf("SIGTERM of the new active %s after %d operations", second.URL, termAt)
 	second.Signal(syscall.SIGTERM, 10*time.Second)
 	delete(sims, second.URL)
-	if !prog.atLeast(termAt+60, 2*time.Minute) {
-		t.Fatalf("the load stalled after the SIGTERM: %d operations", prog.count())
+	if !atLeast(termAt+60, 2*time.Minute) {
+		t.Fatalf("the load stalled after the SIGTERM: %d operations", count())
 	}
-	stdin.Close()
+	py.Stdin.Close()
 	close(stopCurl)
-	summary := <-prog.summary
-	if err := py.Wait(); err != nil {
-		t.Fatalf("load.py: %v; stderr %s", err, pyErr.String())
+	// Bounded by ctx's kill.
+	_, summary, _ := py.Find(testutil.Stdout, 5*time.Minute, func(_ int, l string) bool { _, ok := progressOf(l); return !ok })
+	if code := py.Wait(time.Minute); code != 0 {
+		t.Fatalf("load.py: exit %d; stderr %s", code, py.Text(testutil.Stderr))
 	}
 	var res struct {
 		OK, Failed int
