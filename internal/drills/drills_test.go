@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -433,17 +432,8 @@ func findActive(t *testing.T, connect, root string) (int, time.Duration, string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--zk", connect, "--root", root, "--timeout", "15s", "active")
-	cmd.Env = testutil.HermeticEnv()
 	t0 := time.Now()
-	out, err := cmd.CombinedOutput()
-	d := time.Since(t0)
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, d, strings.TrimSpace(string(out))
+	p := testutil.StartProc(t, bin, "--zk", connect, "--root", root, "--timeout", "15s", "active")
+	code := p.Wait(time.Minute)
+	return code, time.Since(t0), strings.TrimSpace(p.Text(testutil.Stdout) + "\n" + p.Text(testutil.Stderr))
 }

@@ -41,9 +41,7 @@ func drillFrozenActive(t *testing.T, profile string) {
 		}
 		w := r.watchLeader()
 		old := r.active()
-		if err := old.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
+		old.Stop()
 		frozen := true
 		defer func() {
 			if frozen {
@@ -55,9 +53,7 @@ func drillFrozenActive(t *testing.T, profile string) {
 		if !l.progress(200, time.Minute) {
 			t.Fatal("the load stalled after the freeze")
 		}
-		if err := old.Cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
+		old.Cont()
 		frozen = false
 		r.sims[old.URL] = old
 		if !l.progress(100, time.Minute) {
@@ -102,9 +98,7 @@ func drillStopActive(t *testing.T, profile string, sig syscall.Signal) {
 		w := r.watchLeader()
 		old := r.active()
 		t0 := time.Now()
-		if err := old.Cmd.Process.Signal(sig); err != nil {
-			t.Fatal(err)
-		}
+		old.Send(sig)
 		delete(r.sims, old.URL)
 		r.active()
 		outages = append(outages, time.Since(t0))
