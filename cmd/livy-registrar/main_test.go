@@ -23,21 +23,9 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
 	// The developer's environment must not leak into in-process runs.
 	getenv = func(string) string { return "" }
-	defer testutil.RemoveBinaries()
-	var err error
-	if bin, err = testutil.Binary("github.com/livyha/livyha/cmd/livy-registrar"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	zktest.StopShared()
-	return code
+	os.Exit(testutil.Main(m, map[*string]string{&bin: "github.com/livyha/livyha/cmd/livy-registrar"}))
 }
 
 var rootSeq atomic.Int64

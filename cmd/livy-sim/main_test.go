@@ -20,18 +20,8 @@ import (
 // bin is the livy-sim binary built by TestMain.
 var bin string
 
-func TestMain(m *testing.M) { os.Exit(testMain(m)) }
-
-func testMain(m *testing.M) int {
-	defer testutil.RemoveBinaries()
-	var err error
-	if bin, err = testutil.Binary("github.com/livyha/livyha/cmd/livy-sim"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	zktest.StopShared()
-	return code
+func TestMain(m *testing.M) {
+	os.Exit(testutil.Main(m, map[*string]string{&bin: "github.com/livyha/livyha/cmd/livy-sim"}))
 }
 
 var rootSeq atomic.Int64

@@ -19,33 +19,17 @@ import (
 
 	"github.com/livyha/livyha/internal/cli"
 	"github.com/livyha/livyha/internal/testutil"
-	"github.com/livyha/livyha/internal/zktest"
 	"github.com/livyha/livyha/livyclient"
 )
 
-// ctlBin and simBin are the livyctl and livy-sim binaries built by TestMain.
+// ctlBin and simBin are the livyctl and livy-sim binaries built by
+// TestMain (livy-sim for testutil.StartSim, which finds it built).
 var ctlBin, simBin string
 
-func TestMain(m *testing.M) { os.Exit(testMain(m)) }
-
-func testMain(m *testing.M) int {
+func TestMain(m *testing.M) {
 	// The developer's environment must not leak into the tests.
 	getenv = func(string) string { return "" }
-	defer testutil.RemoveBinaries()
-	for _, b := range []struct {
-		path *string
-		pkg  string
-	}{{&ctlBin, "github.com/livyha/livyha/cmd/livyctl"}, {&simBin, "github.com/livyha/livyha/cmd/livy-sim"}} {
-		bin, err := testutil.Binary(b.pkg)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		*b.path = bin
-	}
-	code := m.Run()
-	zktest.StopShared()
-	return code
+	os.Exit(testutil.Main(m, map[*string]string{&ctlBin: "github.com/livyha/livyha/cmd/livyctl", &simBin: "github.com/livyha/livyha/cmd/livy-sim"}))
 }
 
 type result struct {

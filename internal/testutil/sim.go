@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/livyha/livyha/internal/zktest"
 )
 
 var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "livyha-testbin") })
@@ -38,6 +40,26 @@ func RemoveBinaries() {
 	if dir, err := binDir(); err == nil {
 		_ = os.RemoveAll(dir)
 	}
+}
+
+// Main is the body of a TestMain for the tests of built commands: it
+// builds the package named by each entry of bins (Binary) into the
+// variable the entry points to, runs the tests, stops the shared
+// ZooKeeper and deletes the binaries. It returns m.Run's code, or 1 if a
+// build failed.
+func Main(m *testing.M, bins map[*string]string) int {
+	defer RemoveBinaries()
+	for v, pkg := range bins {
+		bin, err := Binary(pkg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		*v = bin
+	}
+	code := m.Run()
+	zktest.StopShared()
+	return code
 }
 
 // HermeticEnv is the environment without the LIVY_* variables livyha's
