@@ -205,19 +205,19 @@ func TestReconnectGateOrder(t *testing.T) {
 		make([]byte, 48), // connect request
 		request(1, zkOpSetAuth),
 		request(2, opGetData),
-		request(-2, zkOpPing),
+		request(-2, opPingZK),
 		request(3, opExists),
 	} {
 		if n, err := g.write(c, p); n != len(p) || err != nil {
 			t.Fatalf("write = %d, %v", n, err)
 		}
 	}
-	if got, want := c.ops(), []int32{0, zkOpSetAuth, zkOpPing}; !slices.Equal(got, want) {
+	if got, want := c.ops(), []int32{0, zkOpSetAuth, opPingZK}; !slices.Equal(got, want) {
 		t.Fatalf("before SetWatches: ops %v, want %v", got, want)
 	}
 	g.write(c, request(4, zkOpSetWatches))
 	g.write(c, request(5, opGetData))
-	if got, want := c.ops(), []int32{0, zkOpSetAuth, zkOpPing, zkOpSetWatches, opGetData, opExists, opGetData}; !slices.Equal(got, want) {
+	if got, want := c.ops(), []int32{0, zkOpSetAuth, opPingZK, zkOpSetWatches, opGetData, opExists, opGetData}; !slices.Equal(got, want) {
 		t.Fatalf("after SetWatches: ops %v, want %v", got, want)
 	}
 

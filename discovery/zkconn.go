@@ -41,6 +41,7 @@ type Dialer func(ctx context.Context, network, address string) (net.Conn, error)
 // full, so we use WithEventCallback).
 type zkSession struct {
 	conn   *zk.Conn
+	hosts  *lazyHostProvider
 	chroot string
 	log    *slog.Logger
 
@@ -81,6 +82,7 @@ type sessionConfig struct {
 
 func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 	s := &zkSession{
+		hosts:  &lazyHostProvider{},
 		chroot: cs.Chroot,
 		log:    cfg.log,
 		notify: make(chan struct{}, 1),
@@ -95,7 +97,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 		// Hosts are resolved at dial time, each time: an unresolvable
 		// host does not fail the whole connect string, servers that move
 		// are found, and a TLS dialer sees host names.
-		zk.WithHostProvider(&lazyHostProvider{}),
+		zk.WithHostProvider(s.hosts),
 	)
 	timeout := cfg.timeout
 	if timeout <= 0 {
@@ -107,7 +109,7 @@ func dialSession(cs ConnectString, cfg sessionConfig) (*zkSession, error) {
 	opts = append(opts, s.bufs.attach)
 	// Every connection bounds the handshake, so a frozen server costs a
 	// new client handshakeTimeout, not 10 × 2/3 of the session timeout.
-	dial := s.bufs.dialer(boundedDialer(s.dials.wrap(cfg.dialer), handshakeTimeout, len(cs.Servers)))
+	dial := s.bufs.dialer(boundedDialer(s.dials.wrap(cfg.dialer), handshakeTimeout, len(cs.Servers), !cfg.lease))
 	if cfg.lease {
 		s.lease = &sessionLease{requested: timeout}
 		dial = s.lease.dialer(dial)
@@ -158,6 +160,7 @@ func (s *zkSession) onEvent(ev zk.Event) {
 	}
 	if ev.State == zk.StateExpired {
 		s.guardSID.Store(0)
+		s.hosts.Connected() // a server answered: reconnect at once
 	}
 	s.mu.Lock()
 	s.state = ev.State
@@ -509,12 +512,25 @@ func forward(w <-chan zk.Event, session int64, out chan<- watchEvent, done <-cha
 // lazyHostProvider hands go-zookeeper the connect string's host:port
 // entries unresolved, in turn (go-zookeeper's default provider resolves
 // every name once, up front, and fails the whole connect on one bad name).
+//
+// When every host has been tried, go-zookeeper sleeps a second before
+// the next round (and fails the requests waiting to be sent). That keeps
+// it from spinning on refused connections; but a round whose attempts
+// took their time (handshakes that timed out, or were answered: a
+// session found expired) needs no pause, and one would only add a second
+// to the recovery after a black hole or a frozen server. So a round that
+// lasted at least minRound starts the next without one.
 type lazyHostProvider struct {
-	mu      sync.Mutex
-	servers []string
-	next    int
-	tried   int
+	mu         sync.Mutex
+	servers    []string
+	next       int
+	tried      int
+	roundStart time.Time
 }
+
+// minRound: a round of connection attempts shorter than this is followed
+// by go-zookeeper's pause.
+const minRound = 250 * time.Millisecond
 
 func (h *lazyHostProvider) Init(servers []string) error {
 	if len(servers) == 0 {
@@ -531,14 +547,25 @@ func (h *lazyHostProvider) Next() (string, bool) {
 	defer h.mu.Unlock()
 	srv := h.servers[h.next]
 	h.next = (h.next + 1) % len(h.servers)
+	now := time.Now()
+	if h.tried == 0 {
+		h.roundStart = now
+	}
 	h.tried++
 	retryStart := h.tried > len(h.servers)
 	if retryStart {
 		h.tried = 1
+		if now.Sub(h.roundStart) >= minRound {
+			retryStart = false
+		}
+		h.roundStart = now
 	}
 	return srv, retryStart
 }
 
+// Connected is called by go-zookeeper when a handshake succeeded, and by
+// the session when a server answered that the session expired: both
+// start a new round.
 func (h *lazyHostProvider) Connected() {
 	h.mu.Lock()
 	h.tried = 0
@@ -855,10 +882,8 @@ const guardPath = "/zookeeper/livyha-reconnect-guard"
 const guardWait = time.Second
 
 const (
-	zkOpPing        = 11
 	zkOpSetAuth     = 100
 	zkOpSetWatches  = 101
-	zkPingXid       = -2
 	zkPacketHdrSize = 12 // length prefix, xid, opcode
 )
 
@@ -881,7 +906,7 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 			return n, err
 		}
 		return n, g.release(conn)
-	case xid == zkPingXid || op == zkOpPing || op == zkOpSetAuth:
+	case xid == pingXid || op == opPingZK || op == zkOpSetAuth:
 		return conn.Write(p)
 	}
 	g.held = append(g.held, bytes.Clone(p))

@@ -24,7 +24,16 @@ const handshakeTimeout = time.Second
 type boundedConn struct {
 	net.Conn
 	mu       sync.Mutex
-	deadline time.Time // zero once the handshake is answered
+	deadline time.Time     // zero once the handshake is answered
+	answered chan struct{} // closed when the handshake is answered
+	closed   chan struct{} // closed by Close
+	once     [2]sync.Once  // answered, closed
+
+	// probe: while the handshake waits, a ping follows the connect
+	// request every handshakeProbeInterval (see probeHandshake).
+	probe    bool
+	wmu      sync.Mutex // whole packets: go-zookeeper's writes and the probe's
+	wrote    bool       // the connect request is out
 	hdr      [4]byte
 	hdrN     int
 	body     int // bytes of the response body still to read (-1: length unknown)
@@ -32,8 +41,62 @@ type boundedConn struct {
 	reported bool
 }
 
-func newBoundedConn(c net.Conn, d time.Duration) *boundedConn {
-	return &boundedConn{Conn: c, deadline: time.Now().Add(d), body: -1}
+func newBoundedConn(c net.Conn, d time.Duration, probe bool) *boundedConn {
+	return &boundedConn{Conn: c, deadline: time.Now().Add(d), body: -1, probe: probe,
+		answered: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// handshakeProbeInterval is how often probeHandshake pings.
+const handshakeProbeInterval = 500 * time.Millisecond
+
+func (c *boundedConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n, err := c.Conn.Write(p)
+	if !c.wrote {
+		c.wrote = true
+		if c.probe && err == nil {
+			go c.probeHandshake()
+		}
+	}
+	return n, err
+}
+
+func (c *boundedConn) Close() error {
+	c.once[1].Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// probeHandshake finds out, while the connect request waits for its
+// answer, whether it was lost — a black hole (bytes dropped, the
+// connection kept) that has healed — rather than waiting out the cap: a
+// ping follows the connect request every handshakeProbeInterval. A
+// server that has the connect request reads nothing more until the
+// session is set up (ZooKeeperServer.processConnectRequest disables
+// receiving) and then answers the pings, which go-zookeeper ignores (xid
+// -2); one that never got it reads the first ping as a connect request,
+// cannot parse it and closes the connection, so the attempt ends at once
+// and the next one starts. A server that is frozen, or a network still
+// dropping everything, sees nothing new.
+func (c *boundedConn) probeHandshake() {
+	ping := pingPacket()
+	t := time.NewTicker(handshakeProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.answered:
+			return
+		case <-c.closed:
+			return
+		case <-t.C:
+		}
+		c.wmu.Lock()
+		_, err := c.Conn.Write(ping[:])
+		c.wmu.Unlock()
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (c *boundedConn) SetReadDeadline(t time.Time) error {
@@ -87,6 +150,7 @@ func (c *boundedConn) account(b []byte) {
 	c.body -= len(b)
 	if c.body <= 0 {
 		c.deadline = time.Time{}
+		c.once[0].Do(func() { close(c.answered) })
 		if c.rounds != nil && !c.reported {
 			c.reported = true
 			c.rounds.result(false)
@@ -151,7 +215,10 @@ func (h *handshakeRounds) result(timedOut bool) {
 
 // boundedDialer wraps a Dialer (nil: plain TCP) so that the connections it
 // makes bound the ZooKeeper handshake (see handshakeRounds for when not).
-func boundedDialer(d Dialer, bound time.Duration, servers int) func(network, address string, timeout time.Duration) (net.Conn, error) {
+// With probe, capped handshakes are probed (boundedConn.probeHandshake);
+// not for sessions whose lease is followed (zklease.go), which matches
+// ping answers to the pings it saw sent.
+func boundedDialer(d Dialer, bound time.Duration, servers int, probe bool) func(network, address string, timeout time.Duration) (net.Conn, error) {
 	rounds := &handshakeRounds{servers: max(servers, 1)}
 	return func(network, address string, timeout time.Duration) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -171,7 +238,7 @@ func boundedDialer(d Dialer, bound time.Duration, servers int) func(network, add
 		if d == 0 {
 			return c, nil
 		}
-		bc := newBoundedConn(c, d)
+		bc := newBoundedConn(c, d, probe)
 		bc.rounds = rounds
 		return bc, nil
 	}

@@ -131,6 +131,16 @@ const (
 	opPingZK = 11
 )
 
+// pingPacket is a ZooKeeper ping request: its length, xid -2, opcode 11.
+func pingPacket() [12]byte {
+	var ping [12]byte
+	xid := int32(pingXid)
+	binary.BigEndian.PutUint32(ping[0:], 8)
+	binary.BigEndian.PutUint32(ping[4:], uint32(xid))
+	binary.BigEndian.PutUint32(ping[8:], opPingZK)
+	return ping
+}
+
 // leaseConn follows the ZooKeeper packets on one connection (see
 // sessionLease) and pings between go-zookeeper's pings.
 type leaseConn struct {
@@ -247,11 +257,7 @@ func (c *leaseConn) received(n int, pre []byte) {
 func (c *leaseConn) pinger(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var ping [12]byte
-	xid := int32(pingXid)
-	binary.BigEndian.PutUint32(ping[0:], 8)
-	binary.BigEndian.PutUint32(ping[4:], uint32(xid))
-	binary.BigEndian.PutUint32(ping[8:], opPingZK)
+	ping := pingPacket()
 	for {
 		select {
 		case <-c.stop:

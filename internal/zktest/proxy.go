@@ -28,7 +28,8 @@ type Proxy struct {
 	mu      sync.Mutex
 	blocked bool
 	stalled bool
-	fault   *lostReply // armed by DropReply, nil otherwise
+	dropped chan struct{} // closed when a Stall dropped its first client packet
+	fault   *lostReply    // armed by DropReply, nil otherwise
 	conns   map[net.Conn]struct{}
 	next    int
 	wg      sync.WaitGroup
@@ -147,7 +148,31 @@ func (p *Proxy) Unblock() {
 func (p *Proxy) Stall() {
 	p.mu.Lock()
 	p.stalled = true
+	p.dropped = make(chan struct{})
 	p.mu.Unlock()
+}
+
+// Dropped is closed once the current Stall has dropped a client packet
+// (nil before the first Stall).
+func (p *Proxy) Dropped() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
+}
+
+// dropping reports whether the proxy stalls, noting a client packet
+// dropped if so.
+func (p *Proxy) dropping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled {
+		select {
+		case <-p.dropped:
+		default:
+			close(p.dropped)
+		}
+	}
+	return p.stalled
 }
 
 // DropReply makes the reply to one request get lost: the ambiguous case
@@ -321,7 +346,7 @@ func (p *Proxy) requests(l *link) error {
 		if err != nil {
 			return err
 		}
-		if p.isStalled() {
+		if p.dropping() {
 			continue
 		}
 		out := pkt
