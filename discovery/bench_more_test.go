@@ -351,6 +351,11 @@ func TestZKBuffersGrow(t *testing.T) {
 		defer sess.bufs.mu.Unlock()
 		return sess.bufs.dials
 	}
+	// The session moves off its first connection once the sentinel watch
+	// is armed (reconnectGate).
+	waitUntil(t, 10*time.Second, "the session on its second connection", func() bool {
+		return dials() >= 2 && sess.State() == zk.StateHasSession
+	})
 	conns := dials()
 
 	raw := rawConn(t, connect)

@@ -208,6 +208,15 @@ func (t *ownerTable) get(k uint64, path string) (ownerEntry, error) {
 		t.watched[k] = true
 	}
 	t.mu.Unlock()
+	if watch {
+		// Watch requests wait for the session's sentinel (reconnectGate).
+		if err := t.sess.ensureGuard(); err != nil {
+			t.mu.Lock()
+			delete(t.watched, k)
+			t.mu.Unlock()
+			return ownerEntry{}, fmt.Errorf("%w: read %s: %w", ErrUnavailable, path, err)
+		}
+	}
 	for i := 0; i < 3; i++ {
 		var data []byte
 		var err error

@@ -159,6 +159,8 @@ type recConn struct {
 	mu     sync.Mutex
 	writes [][]byte
 	wrote  chan struct{}
+	closed chan struct{} // closed by Close, if not nil
+	once   sync.Once
 }
 
 func (c *recConn) Write(p []byte) (int, error) {
@@ -172,7 +174,12 @@ func (c *recConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *recConn) Close() error { return nil }
+func (c *recConn) Close() error {
+	if c.closed != nil {
+		c.once.Do(func() { close(c.closed) })
+	}
+	return nil
+}
 
 func (c *recConn) ops() []int32 {
 	c.mu.Lock()
@@ -186,6 +193,18 @@ func (c *recConn) ops() []int32 {
 		out = append(out, int32(binary.BigEndian.Uint32(p[8:12])))
 	}
 	return out
+}
+
+// readRequest is a read request packet on path with the watch flag.
+func readRequest(xid, op int32, path string, watch bool) []byte {
+	body := binary.BigEndian.AppendUint32(nil, uint32(xid))
+	body = binary.BigEndian.AppendUint32(body, uint32(op))
+	body = binary.BigEndian.AppendUint32(body, uint32(len(path)))
+	body = append(body, path...)
+	if watch {
+		return packet(append(body, 1))
+	}
+	return packet(append(body, 0))
 }
 
 // request is a request packet: its length prefix, xid and opcode.
@@ -221,36 +240,52 @@ func TestReconnectGateOrder(t *testing.T) {
 		t.Fatalf("after SetWatches: ops %v, want %v", got, want)
 	}
 
-	// A new session's first connection: held until the receive loop reads.
+	// A new session's first connection: requests without a watch pass,
+	// watch requests are held, the sentinel passes, and nothing after it.
 	c3 := &recConn{wrote: make(chan struct{}, 1)}
-	g3 := &reconnectGate{log: discardLogger(), untilReceiving: true}
+	g3 := &reconnectGate{log: discardLogger(), first: true}
 	g3.write(c3, make([]byte, 48))
-	g3.write(c3, request(1, opGetData))
-	if got := c3.ops(); len(got) != 1 {
-		t.Fatalf("before the receive loop reads: ops %v", got)
-	}
-	g3.receiving(c3)
-	g3.write(c3, request(2, opExists))
+	g3.write(c3, readRequest(1, opGetData, "/a", false))
+	g3.write(c3, readRequest(2, opGetData, "/a", true))
+	g3.write(c3, readRequest(3, opExists, guardPath, true))
+	g3.write(c3, readRequest(4, opExists, "/b", false))
 	if got, want := c3.ops(), []int32{0, opGetData, opExists}; !slices.Equal(got, want) {
-		t.Fatalf("after: ops %v, want %v", got, want)
+		t.Fatalf("first connection: ops %v, want %v", got, want)
+	}
+	if !isGuardRequest(readRequest(3, opExists, guardPath, true)) || isGuardRequest(readRequest(3, opExists, guardPath, false)) ||
+		isGuardRequest(readRequest(3, opGetData, guardPath, true)) || isGuardRequest(readRequest(3, opExists, guardPath+"x", true)) {
+		t.Fatal("isGuardRequest")
 	}
 
-	// No SetWatches: released by the timer.
-	c2 := &recConn{wrote: make(chan struct{}, 1)}
+	// No SetWatches: the connection is ended after the gate's wait, its
+	// held requests never sent.
+	c2 := &recConn{wrote: make(chan struct{}, 1), closed: make(chan struct{})}
 	g2 := &reconnectGate{log: discardLogger()}
 	g2.write(c2, make([]byte, 48))
-	<-c2.wrote
 	start := time.Now()
 	g2.write(c2, request(1, opGetData))
 	select {
-	case <-c2.wrote:
+	case <-c2.closed:
 		if d := time.Since(start); d < guardWait/2 {
-			t.Fatalf("a held request went out after %v, before the gate's wait", d)
+			t.Fatalf("cut after %v, before the gate's wait", d)
 		}
 	case <-time.After(10 * guardWait):
-		t.Fatal("a held request was never sent")
+		t.Fatal("a gate without a SetWatches never ended its connection")
 	}
-	if got := c2.ops(); len(got) != 2 || got[1] != opGetData {
-		t.Fatalf("ops %v", got)
+	if got := c2.ops(); len(got) != 1 {
+		t.Fatalf("ops %v: a held request was sent", got)
+	}
+	// A close while reconnecting ends the connection at once, unsent.
+	c4 := &recConn{wrote: make(chan struct{}, 1), closed: make(chan struct{})}
+	g4 := &reconnectGate{log: discardLogger()}
+	g4.write(c4, make([]byte, 48))
+	g4.write(c4, request(1, zkOpClose))
+	select {
+	case <-c4.closed:
+	default:
+		t.Fatal("a close before the SetWatches did not end the connection")
+	}
+	if got := c4.ops(); len(got) != 1 {
+		t.Fatalf("ops %v: the close was sent", got)
 	}
 }

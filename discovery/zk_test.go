@@ -292,6 +292,9 @@ func TestWarmLookupsMakeNoZKRequests(t *testing.T) {
 	register(t, zkc.ConnectString(), root, 1, true)
 	r := resolver(t, zkc.ConnectString(), root)
 	waitFor(t, r, 10*time.Second, "leader", func(s *Snapshot) bool { return leaderID(s) == 1 })
+	// The first reading sets no watch; the next one, on the session's
+	// second connection, arms them (reconnectGate).
+	waitUntil(t, 10*time.Second, "watches armed", r.src.(*zkSource).watching.Load)
 	before := r.Stats()
 	ctx := context.Background()
 	for i := 0; i < 10_000; i++ {

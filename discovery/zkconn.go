@@ -61,8 +61,9 @@ type zkSession struct {
 	lease *sessionLease // the session's lease as its connections tell it; nil unless asked for
 
 	// guardSID is the session in which go-zookeeper holds our sentinel
-	// watch (0: none); see reconnectGate.
+	// watch (0: none); see reconnectGate and ensureGuard.
 	guardSID atomic.Int64
+	guardMu  sync.Mutex
 
 	mu      sync.Mutex
 	state   zk.State
@@ -236,23 +237,75 @@ func (s *zkSession) waitSession(a, b <-chan struct{}) bool {
 // ensureGuard arms, once per session, an existence watch on guardPath, a
 // node nobody creates, so that go-zookeeper always holds a watch and
 // sends a SetWatches on every reconnection of the session: the event
-// reconnectGate waits for. It is also the session's first round trip,
-// before any watch of ours is answered (a connection's first watch
-// answer cannot race; see reconnectGate).
+// reconnectGate waits for. On a session's first connection it is the
+// one watch request, and that connection's last answer: ensureGuard then
+// cuts it and returns once the session is back on a new (gated)
+// connection (see reconnectGate). Safe for concurrent callers: every
+// user of watches calls it first.
 func (s *zkSession) ensureGuard() error {
+	s.guardMu.Lock()
+	defer s.guardMu.Unlock()
 	sid := s.conn.SessionID()
-	if sid == 0 || s.guardSID.Load() == sid {
+	if sid == 0 {
 		return nil
 	}
-	s.requests.Add(1)
-	ok, _, _, err := s.conn.ExistsW(guardPath) // absolute: no chroot
-	if err != nil {
-		return fmt.Errorf("check %s: %w", guardPath, err)
-	}
-	if !ok && s.conn.SessionID() == sid {
+	if s.guardSID.Load() != sid {
+		s.requests.Add(1)
+		ok, _, _, err := s.conn.ExistsW(guardPath) // absolute: no chroot
+		if err != nil {
+			return fmt.Errorf("check %s: %w", guardPath, err)
+		}
+		if ok || s.conn.SessionID() != sid {
+			return nil
+		}
 		s.guardSID.Store(sid)
 	}
-	return nil
+	return s.bufs.leaveFirst(sid, s)
+}
+
+// onFirst reports whether the current connection is a session's first.
+func (b *bufSizer) onFirst() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fc, _ := b.cur.(*frameConn)
+	return fc == nil || (fc.gate != nil && fc.gate.first)
+}
+
+// leaveFirst cuts the session's connection if it is the session's first
+// (gated as such) and waits, bounded by the session timeout, until the
+// session sid is established on a new connection.
+func (b *bufSizer) leaveFirst(sid int64, s *zkSession) error {
+	b.mu.Lock()
+	fc, _ := b.cur.(*frameConn)
+	dials := b.dials
+	first := fc != nil && fc.gate != nil && fc.gate.first
+	if first {
+		fc.Close()
+	}
+	b.mu.Unlock()
+	if !first {
+		return nil
+	}
+	deadline := time.NewTimer(b.wait)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		moved := b.dials > dials
+		b.mu.Unlock()
+		if moved && s.State() == zk.StateHasSession && s.conn.SessionID() == sid {
+			return nil
+		}
+		if st := s.State(); st == zk.StateExpired || (moved && s.conn.SessionID() != sid) {
+			return fmt.Errorf("%w: the session ended while moving to a new connection", zk.ErrSessionExpired)
+		}
+		select {
+		case <-s.notify:
+		case <-s.closed:
+			return zk.ErrClosing
+		case <-deadline.C:
+			return fmt.Errorf("%w: no reconnection within %s", zk.ErrConnectionClosed, b.wait)
+		}
+	}
 }
 
 func (s *zkSession) SessionID() int64 { return s.conn.SessionID() }
@@ -696,8 +749,8 @@ func (b *bufSizer) dialer(d func(network, address string, timeout time.Duration)
 		case gated:
 			fc.gate = &reconnectGate{log: b.log}
 		case sid == 0:
-			// A new session: no SetWatches to wait for (see reconnectGate).
-			fc.gate = &reconnectGate{log: b.log, untilReceiving: true}
+			// A new session's first connection (see reconnectGate).
+			fc.gate = &reconnectGate{log: b.log, first: true}
 		}
 		b.mu.Lock()
 		b.cur = fc
@@ -776,8 +829,7 @@ type frameConn struct {
 	hdrN  int
 	body  int // bytes of the current response still to come
 
-	gate    *reconnectGate // nil: writes pass
-	packets int            // responses read whole
+	gate *reconnectGate // nil: writes pass
 }
 
 // Write passes each packet go-zookeeper writes (one per call), through
@@ -792,19 +844,12 @@ func (c *frameConn) Write(p []byte) (int, error) {
 // Read is called by one goroutine at a time: go-zookeeper's connect
 // goroutine for the handshake, then the connection's receive loop.
 func (c *frameConn) Read(p []byte) (int, error) {
-	if c.gate != nil && c.packets > 0 {
-		// The connect answer is read: this is the receive loop.
-		c.gate.receiving(c.Conn)
-	}
 	n, err := c.Conn.Read(p)
 	for b := p[:n]; len(b) > 0; {
 		if c.body > 0 {
 			k := min(c.body, len(b))
 			c.body -= k
 			b = b[k:]
-			if c.body == 0 {
-				c.packets++
-			}
 			continue
 		}
 		c.hdr[c.hdrN] = b[0]
@@ -813,9 +858,6 @@ func (c *frameConn) Read(p []byte) (int, error) {
 		if c.hdrN == 4 {
 			c.hdrN = 0
 			c.body = int(binary.BigEndian.Uint32(c.hdr[:]))
-			if c.body == 0 {
-				c.packets++
-			}
 			switch {
 			case c.body <= c.limit:
 			case c.body <= c.max:
@@ -849,28 +891,32 @@ func (c *frameConn) Read(p []byte) (int, error) {
 // opcode 100, answered with zxid 0) and holds every other request; when
 // the SetWatches goes out, the held requests follow in their order. So
 // no answer that writes lastZxid can arrive before the read. A gate that
-// never sees the SetWatches (the sentinel was lost unnoticed) lets its
-// requests go after guardWait.
+// never sees the SetWatches (the sentinel was lost unnoticed, or the
+// connection is closing: go-zookeeper then queues nothing but the close)
+// ends the connection after guardWait, or at once for a close request,
+// without sending what it held: sending could race with a SetWatches
+// built but never sent.
 //
-// The first connection of a session sends no SetWatches (go-zookeeper
-// has no watch to re-arm), and there is nothing to wait for: its read of
-// lastZxid happens only if an answer to a watch request came first. Its
-// gate (untilReceiving) holds requests until the connection's receive
-// loop starts reading; go-zookeeper starts that loop just before it
-// builds the SetWatches, and Go's scheduler runs a new goroutine on the
-// spawning thread's processor once the spawner blocks, so the answers
-// come after the SetWatches in practice — a race then needs the connect
-// goroutine to be descheduled for a round trip between two statements,
-// which 1600 session starts under -race with CPU hogs did not show.
+// The first connection of a new session sends no SetWatches, and its
+// (empty) one is built right after the connection's loops start: a read
+// of lastZxid happens there only if an answer to a watch request came
+// first, and then races with any later answer. So on a first connection
+// the gate holds every watch request but one, the sentinel watch
+// (zkSession.ensureGuard), and every request after it: the sentinel's
+// answer is the last one that connection carries, and the session then
+// cuts it (the held requests fail as on any cut) and goes on on a
+// reconnection, which certainly sends a SetWatches (the sentinel's) and
+// is gated as above. Requests without a watch pass before the sentinel:
+// the first reading of a source is made of them.
 type reconnectGate struct {
-	log            *slog.Logger
-	untilReceiving bool
-	opened         atomic.Bool // open, for receiving's fast path
-	mu             sync.Mutex
-	sent           bool // the connect request (the connection's first packet) is out
-	open           bool
-	held           [][]byte
-	timer          *time.Timer
+	log       *slog.Logger
+	first     bool // a new session's first connection
+	guardSent bool // first: the sentinel watch is out
+	mu        sync.Mutex
+	sent      bool // the connect request (the connection's first packet) is out
+	open      bool
+	held      [][]byte
+	timer     *time.Timer
 }
 
 // guardPath is the sentinel: an existence watch on it keeps one watch in
@@ -882,6 +928,7 @@ const guardPath = "/zookeeper/livyha-reconnect-guard"
 const guardWait = time.Second
 
 const (
+	zkOpClose       = -11
 	zkOpSetAuth     = 100
 	zkOpSetWatches  = 101
 	zkPacketHdrSize = 12 // length prefix, xid, opcode
@@ -908,6 +955,24 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 		return n, g.release(conn)
 	case xid == pingXid || op == opPingZK || op == zkOpSetAuth:
 		return conn.Write(p)
+	case g.first && !g.guardSent && isGuardRequest(p):
+		g.guardSent = true
+		return conn.Write(p)
+	case g.first && !g.guardSent && !isWatchRequest(p):
+		return conn.Write(p)
+	case g.first && op == zkOpClose:
+		// Closing the session on the connection about to be cut: a race
+		// would need the connect goroutine stalled since the
+		// connection's start (milliseconds) and the close in that very
+		// moment; holding it costs every early Close a second.
+		return conn.Write(p)
+	case op == zkOpClose:
+		// Closed while reconnecting: go-zookeeper queues nothing but
+		// the close once closing, so the SetWatches may never come, and
+		// the close's answer could race with its build. End the
+		// connection instead; the session expires on its own.
+		conn.Close()
+		return len(p), nil
 	}
 	g.held = append(g.held, bytes.Clone(p))
 	if g.timer == nil {
@@ -915,35 +980,49 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			if !g.open {
-				g.log.Debug("discovery: no SetWatches on a reconnection; sending the held requests", "requests", len(g.held))
-				if err := g.release(conn); err != nil {
-					conn.Close() // go-zookeeper reconnects; the requests fail as on any cut
-				}
+				// Sending them now could race with a SetWatches built
+				// and never sent: end the connection; go-zookeeper
+				// reconnects, and they fail as on any cut.
+				g.log.Debug("discovery: no SetWatches on a reconnection; cutting it", "requests", len(g.held))
+				conn.Close()
 			}
 		})
 	}
 	return len(p), nil
 }
 
-// receiving is called when the receive loop reads: an untilReceiving gate
-// opens.
-func (g *reconnectGate) receiving(conn net.Conn) {
-	if !g.untilReceiving || g.opened.Load() {
-		return
+// Read requests that can set a watch: their last byte is the watch flag
+// (exists, getData, getChildren, getChildren2).
+const (
+	zkOpExists       = 3
+	zkOpGetData      = 4
+	zkOpGetChildren  = 8
+	zkOpGetChildren2 = 12
+)
+
+// isWatchRequest reports whether packet p is a read request that sets a
+// watch.
+func isWatchRequest(p []byte) bool {
+	switch int32(binary.BigEndian.Uint32(p[8:12])) {
+	case zkOpExists, zkOpGetData, zkOpGetChildren, zkOpGetChildren2:
+		return p[len(p)-1] != 0
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.open {
-		if err := g.release(conn); err != nil {
-			conn.Close()
-		}
+	return false
+}
+
+// isGuardRequest reports whether packet p is the sentinel watch: an
+// exists request with a watch on guardPath.
+func isGuardRequest(p []byte) bool {
+	const pathAt = zkPacketHdrSize + 4
+	if int32(binary.BigEndian.Uint32(p[8:12])) != zkOpExists || len(p) != pathAt+len(guardPath)+1 {
+		return false
 	}
+	return int(binary.BigEndian.Uint32(p[12:16])) == len(guardPath) && string(p[pathAt:pathAt+len(guardPath)]) == guardPath && p[len(p)-1] != 0
 }
 
 // release opens the gate and writes the held requests (g.mu held).
 func (g *reconnectGate) release(conn net.Conn) error {
 	g.open = true
-	g.opened.Store(true)
 	if g.timer != nil {
 		g.timer.Stop()
 	}

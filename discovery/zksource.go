@@ -126,8 +126,11 @@ type zkSource struct {
 	bulk  sync.WaitGroup // the extra sessions of bulk reads (readBulk)
 
 	// For tests: extra sessions that served bulk reads, and the data
-	// watches armed (pending) after the last refresh.
+	// watches armed (pending) after the last refresh; watching: a
+	// reading with watches has completed (the session's first reading
+	// sets none).
 	bulkSessions, dataWatches atomic.Int64
+	watching                  atomic.Bool
 
 	sessionID int64
 	specs     []*specState
@@ -518,9 +521,10 @@ func (s *zkSource) listW(dir string, wp *<-chan zk.Event) ([]string, error) {
 	return nil, fmt.Errorf("list %s: directory keeps appearing and vanishing", dir)
 }
 
-// list returns a place's children, arming a watch when none is armed.
-func (s *zkSource) list(sp *specState) ([]string, error) {
-	if !sp.armed {
+// list returns a place's children, arming a watch when none is armed
+// (unless unwatched).
+func (s *zkSource) list(sp *specState, unwatched bool) ([]string, error) {
+	if !sp.armed && !unwatched {
 		kids, err := s.listW(sp.spec.path, &sp.w)
 		if err != nil {
 			return nil, err
@@ -552,21 +556,21 @@ func nodeRead(sp *specState, p string, data []byte) *zkRead {
 	return &r
 }
 
-func (s *zkSource) readNode(sp *specState) error {
+func (s *zkSource) readNode(sp *specState, unwatched bool) error {
 	if sp.armed && sp.node != nil {
 		return nil
 	}
 	p := sp.spec.path
-	if sp.w != nil {
+	if sp.w != nil || unwatched {
 		// A forced re-read while the node's watch is pending: read it
 		// without a new watch (go-zookeeper would keep one more channel).
 		data, _, err := s.sess.Get(p)
 		switch {
 		case err == nil:
-			sp.node, sp.armed = nodeRead(sp, p, data), true
+			sp.node, sp.armed = nodeRead(sp, p, data), !unwatched
 			return nil
 		case errors.Is(err, zk.ErrNoNode):
-			sp.node, sp.armed = &zkRead{path: p}, true
+			sp.node, sp.armed = &zkRead{path: p}, !unwatched
 			return nil
 		default:
 			return s.zkErr("read", p, err)
@@ -637,13 +641,25 @@ func (s *zkSource) refresh() error {
 	// The places are read at once, each listed and then its children
 	// read (ZooKeeper answers one session's requests in order, so the
 	// check after all of them holds as for one request after the other).
+	//
+	// A new session's first reading sets no watch at all (unwatched): it
+	// goes out on the session's first connection, which carries watch
+	// requests only after the sentinel (reconnectGate). Then the session
+	// moves to a gated connection (guard) and the places are listed again
+	// with watches; the records read are cached, and armWatches watches
+	// them.
 	for pass := 0; ; pass++ {
-		members, err := s.readAll()
+		unwatched := !s.settled
+		members, err := s.readAll(unwatched)
 		if err != nil {
 			return err
 		}
-		if err := s.guard(); err != nil {
-			return err
+		if unwatched {
+			if err := s.guard(); err != nil {
+				return err
+			}
+			pass = -1
+			continue
 		}
 		// Children read in bulk carry no data watch yet: arm them now
 		// (members first), after the snapshot is out, and read again
@@ -651,6 +667,9 @@ func (s *zkSource) refresh() error {
 		changed, err := s.armWatches(members)
 		s.countWatches()
 		if err != nil || !changed || pass >= 2 {
+			if err == nil {
+				s.watching.Store(true)
+			}
 			return err
 		}
 	}
@@ -672,18 +691,18 @@ func (s *zkSource) countWatches() {
 
 // readAll lists every place, reads what is not cached, and publishes
 // the reading. It returns the nodes of the State's servers.
-func (s *zkSource) readAll() (map[string]bool, error) {
+func (s *zkSource) readAll(unwatched bool) (map[string]bool, error) {
 	reads := make([]zkRead, len(s.specs))
 	for try := 0; ; try++ {
 		err := s.eachSpec(func(i int, sp *specState) error {
 			if sp.spec.kind == specNode {
-				if err := s.readNode(sp); err != nil {
+				if err := s.readNode(sp, unwatched); err != nil {
 					return err
 				}
 				reads[i] = *sp.node
 				return nil
 			}
-			kids, err := s.list(sp)
+			kids, err := s.list(sp, unwatched)
 			if err != nil {
 				return err
 			}
@@ -692,7 +711,7 @@ func (s *zkSource) readAll() (map[string]bool, error) {
 				sp.kids = layout.SortLatchChildren(kids)
 				reads[i], err = s.readLatch(sp)
 			} else {
-				reads[i], err = s.readDir(sp)
+				reads[i], err = s.readDir(sp, unwatched)
 			}
 			return err
 		})
@@ -803,7 +822,7 @@ func dirEntries(sp *specState) []dirEntry {
 // cached, several requests in flight at once (go-zookeeper pipelines
 // concurrent requests on its one connection), and forgets the children
 // that are gone. Its reading's entries are dirEntries.
-func (s *zkSource) readDir(sp *specState) (zkRead, error) {
+func (s *zkSource) readDir(sp *specState, unwatched bool) (zkRead, error) {
 	var jobs []string
 	for _, name := range sp.kids {
 		if e, ok := sp.cache[name]; ok && !e.stale {
@@ -823,7 +842,7 @@ func (s *zkSource) readDir(sp *specState) (zkRead, error) {
 	// a big directory): read them without data watches, on extra
 	// sessions too, and let armWatches watch up to maxDataWatches of
 	// them, members first, once the snapshot is out.
-	bulk := len(jobs) >= bulkPerSession || watched+len(jobs) > maxDataWatches
+	bulk := unwatched || len(jobs) >= bulkPerSession || watched+len(jobs) > maxDataWatches
 	results := make([]bulkResult, len(jobs))
 	if bulk {
 		s.readBulk(sp, jobs, results)
