@@ -1048,7 +1048,8 @@ func (s *zkSource) readBulk(sp *specState, jobs []string, results []bulkResult) 
 			wg.Wait()
 		}()
 	}
-	parallel(maxReadsInFlight, maxReadsInFlight, func(int) {
+	w := min(len(jobs), maxReadsInFlight)
+	parallel(w, w, func(int) {
 		for k := claim(); k < len(jobs); k = claim() {
 			readOn(s.sess, k)
 		}
