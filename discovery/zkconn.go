@@ -280,7 +280,9 @@ func (b *bufSizer) leaveFirst(sid int64, s *zkSession) error {
 	dials := b.dials
 	first := fc != nil && fc.gate != nil && fc.gate.first
 	if first {
-		fc.Close()
+		fc.gate.mu.Lock()
+		fc.gate.cut(fc.Conn)
+		fc.gate.mu.Unlock()
 	}
 	b.mu.Unlock()
 	if !first {
@@ -917,6 +919,18 @@ type reconnectGate struct {
 	open      bool
 	held      [][]byte
 	timer     *time.Timer
+	// dead: the gate ended the connection (or the session cut it); later
+	// writes are dropped, not failed: go-zookeeper answers a request
+	// whose write failed and answers it again when it flushes, and one
+	// queued in a tie with Close has an answer already, so a third
+	// answer would block its loop for good (conn.go:527, 754, 923).
+	dead bool
+}
+
+// cut ends the connection; the gate drops what is written after.
+func (g *reconnectGate) cut(conn net.Conn) {
+	g.dead = true
+	conn.Close()
 }
 
 // guardPath is the sentinel: an existence watch on it keeps one watch in
@@ -937,6 +951,9 @@ const (
 func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.dead {
+		return len(p), nil
+	}
 	if g.open || !g.sent {
 		g.sent = true
 		return conn.Write(p)
@@ -952,7 +969,10 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		return n, g.release(conn)
+		if err := g.release(conn); err != nil {
+			g.cut(conn) // go-zookeeper finds out by reading
+		}
+		return n, nil
 	case xid == pingXid || op == opPingZK || op == zkOpSetAuth:
 		return conn.Write(p)
 	case g.first && !g.guardSent && isGuardRequest(p):
@@ -971,7 +991,7 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 		// the close once closing, so the SetWatches may never come, and
 		// the close's answer could race with its build. End the
 		// connection instead; the session expires on its own.
-		conn.Close()
+		g.cut(conn)
 		return len(p), nil
 	}
 	g.held = append(g.held, bytes.Clone(p))
@@ -984,7 +1004,7 @@ func (g *reconnectGate) write(conn net.Conn, p []byte) (int, error) {
 				// and never sent: end the connection; go-zookeeper
 				// reconnects, and they fail as on any cut.
 				g.log.Debug("discovery: no SetWatches on a reconnection; cutting it", "requests", len(g.held))
-				conn.Close()
+				g.cut(conn)
 			}
 		})
 	}
