@@ -19,6 +19,7 @@ func benchResolver(b *testing.B, mode Mode) *Resolver {
 	}
 	r := resolver(b, zkc.ConnectString(), root, WithMode(mode))
 	waitFor(b, r, 10*time.Second, "3 servers", func(s *Snapshot) bool { return len(s.Servers) == 3 && leaderID(s) == 101 })
+	watching(b, r)
 	return r
 }
 

@@ -75,6 +75,7 @@ func TestSessionHAOwnerRecords(t *testing.T) {
 		t.Fatalf("interactive %d owned by %d, want 1 (no record: the prefix)", sid, got)
 	}
 	// Warm lookups: no request.
+	watching(t, r)
 	before := r.Stats().ZKRequests
 	for i := 0; i < 1000; i++ {
 		owner(Batch, sid)

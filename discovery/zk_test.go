@@ -82,6 +82,14 @@ func waitFor(t testing.TB, r *Resolver, d time.Duration, what string, cond func(
 	}
 }
 
+// watching waits until r's ZooKeeper source has completed a reading with
+// watches: a session's first reading sets none, the next one (on its
+// second connection) arms them (reconnectGate).
+func watching(t testing.TB, r *Resolver) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, "watches armed", r.src.(*zkSource).watching.Load)
+}
+
 func leaderID(s *Snapshot) int {
 	if l, ok := s.Leader(); ok {
 		return l.ID
@@ -292,9 +300,7 @@ func TestWarmLookupsMakeNoZKRequests(t *testing.T) {
 	register(t, zkc.ConnectString(), root, 1, true)
 	r := resolver(t, zkc.ConnectString(), root)
 	waitFor(t, r, 10*time.Second, "leader", func(s *Snapshot) bool { return leaderID(s) == 1 })
-	// The first reading sets no watch; the next one, on the session's
-	// second connection, arms them (reconnectGate).
-	waitUntil(t, 10*time.Second, "watches armed", r.src.(*zkSource).watching.Load)
+	watching(t, r)
 	before := r.Stats()
 	ctx := context.Background()
 	for i := 0; i < 10_000; i++ {
