@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/spnego"
 
 	"github.com/livyha/livyha/internal/krbtest"
+	"github.com/livyha/livyha/internal/testutil"
 	"github.com/livyha/livyha/livytest"
 )
 
@@ -146,23 +146,6 @@ func TestSPNEGOTokenForAnotherHost(t *testing.T) {
 	expect(t, do(t, c, "GET", s21.URL()+"/batches", "", "Authorization", negotiateHeader(t, k, "HTTP/127.0.0.22")), 403)
 }
 
-// needTool returns the path of a program real users would use, or skips
-// (fails with CI=true) when it is missing.
-func needTool(t *testing.T, path string, check ...string) string {
-	t.Helper()
-	p, err := exec.LookPath(path)
-	if err == nil && len(check) > 0 {
-		err = exec.Command(p, check...).Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s unusable: %v", path, err)
-		}
-		t.Skipf("%s unusable (%v): apt-get install curl python3-requests-kerberos", path, err)
-	}
-	return p
-}
-
 // runClient runs a real client with the KDC's krb5.conf and ccache (which
 // may not exist) and returns its stdout. The output holds no token: the
 // clients print only status codes and bodies.
@@ -187,8 +170,8 @@ func runClient(t *testing.T, k *krbtest.KDC, ccache string, prog string, args ..
 // server answers with) — get in with a ticket from kinit, and get 401
 // without one.
 func TestSPNEGORealClients(t *testing.T) {
-	curl := needTool(t, "curl", "-V")
-	py := needTool(t, "/usr/bin/python3", "-c", "import requests, requests_kerberos")
+	curl := testutil.NeedTool(t, "curl", "-V")
+	py := testutil.NeedTool(t, "/usr/bin/python3", "-c", "import requests, requests_kerberos")
 	k, kts := kdcWith(t, "HTTP/127.0.0.21")
 	s := spnegoServer(t, k, "127.0.0.21", kts["HTTP/127.0.0.21"])
 	cc, err := k.Kinit("alice", "alice-pw")

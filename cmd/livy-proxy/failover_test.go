@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -42,23 +41,8 @@ func TestFailoverUnderLoad(t *testing.T) {
 }
 
 func testFailoverUnderLoad(t *testing.T, profile string) {
-	python, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.Command(python, "-c", "import requests").Run()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3 with requests (Debian python3-requests) is needed: %v", err)
-		}
-		t.Skipf("python3 with requests (Debian python3-requests) not available: %v", err)
-	}
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is needed")
-		}
-		t.Skip("curl not available")
-	}
+	python := testutil.NeedTool(t, "python3", "-c", "import requests")
+	curl := testutil.NeedTool(t, "curl", "-V")
 	sims, target := testutil.StartSims(t, profile, zktest.Shared(t).ConnectString(), "/proxy-"+profile, 2*time.Second)
 	p := startProxy(t, "--target", target, "--log-level", "info")
 

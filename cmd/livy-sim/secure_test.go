@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -21,13 +20,7 @@ import (
 // (curl --negotiate, python3-requests-kerberos) and by livy-find and
 // livyclient; no secret appears in any server's output.
 func TestSecureCluster(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import requests, requests_kerberos").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("python3 with requests_kerberos unusable: %v", err)
-	}
+	py := testutil.NeedTool(t, "/usr/bin/python3", "-c", "import requests, requests_kerberos")
 	k := krbtest.Start(t)
 	kt, err := k.AddService("HTTP/127.0.0.1")
 	if err != nil {
