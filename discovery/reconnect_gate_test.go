@@ -214,8 +214,10 @@ func request(xid, op int32) []byte {
 }
 
 // The gate passes the connect request, pings and credentials; holds other
-// requests until the SetWatches, then sends them in order; and, without a
-// SetWatches, sends them after guardWait.
+// requests until the SetWatches, then sends them in order; on a session's
+// first connection passes only requests without a watch and the
+// sentinel; and, without a SetWatches, ends the connection after
+// guardWait (at once for a close) without sending what it held.
 func TestReconnectGateOrder(t *testing.T) {
 	const opGetData, opExists = 4, 3
 	c := &recConn{wrote: make(chan struct{}, 1)}
